@@ -1,0 +1,456 @@
+"""Dedup stage: one story, one alert.
+
+Pure and in-memory. Three identities, checked in order:
+
+1. the canonical URL (``monitor.urls.canonicalize_url``) -- already stored: drop;
+2. the hash of the normalised body -- same text under another URL: a syndicated copy;
+3. a MinHash signature of the body's word shingles, looked up in a MinHash LSH index --
+   the same wire story re-headlined, trimmed or wrapped in other page furniture.
+
+Signatures are computed here with numpy (one SHA-1 per distinct word, shingle hashes and
+all permutations vectorised) using datasketch's ``affine32`` permutation scheme: they equal
+``datasketch.MinHash(num_perm, seed=1)`` fed the same shingle hashes, and plug into
+``datasketch.MinHashLSH`` as ``LeanMinHash``. They are stored as little-endian uint32 bytes
+(512 bytes at 128 permutations), independent of the datasketch version.
+
+The index holds a bounded window (``DedupConfig.window_days``): it is rebuilt at start-up from
+the database and ``prune`` keeps memory flat. ``check`` ignores entries older than the window
+even before they are pruned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from datasketch import LeanMinHash, MinHashLSH
+
+from monitor.errors import ConfigError
+
+__all__ = [
+    "DedupConfig",
+    "DedupIndex",
+    "DedupVerdict",
+    "IndexedArticle",
+    "Signature",
+    "VerdictKind",
+    "body_hash",
+    "changed_substantially",
+    "normalize_body",
+    "shingle_hashes",
+    "signature",
+]
+
+VerdictKind = Literal["new", "same_url", "exact", "near"]
+
+SEED = 1  # datasketch's default seed: keeps signatures comparable with datasketch.MinHash
+_SCHEME = "affine32"
+_MAX_HASH = np.uint32(0xFFFFFFFF)
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))
+_CHUNK = 4096  # shingles per numpy block: bounds memory on very long bodies
+_WORD = re.compile(r"[^\W_]+")  # runs of letters/digits: punctuation and "_" separate words
+_GRAM_BASIS = np.uint32(0x811C9DC5)
+_GRAM_PRIME = np.uint32(0x9E3779B1)
+_PARAGRAPH_SHINGLE = 3
+_PARAGRAPH_CONTAINMENT = 0.8
+
+
+# --- text identity -------------------------------------------------------------------------
+
+
+def normalize_body(text: str) -> str:
+    """Fold case, punctuation and whitespace: the text two copies of one story share."""
+    return " ".join(_words(text))
+
+
+def body_hash(text: str) -> str:
+    """SHA-256 hex digest of :func:`normalize_body` -- the exact-duplicate identity."""
+    return _digest(_words(text))
+
+
+def _words(text: str) -> list[str]:
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return _WORD.findall(text.casefold())
+
+
+def _digest(words: Sequence[str]) -> str:
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
+
+
+class Signature:
+    """MinHash signature of a body: ``num_perm`` uint32 minima over its word shingles."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: npt.NDArray[np.uint32]) -> None:
+        values = np.ascontiguousarray(values, dtype=np.uint32)
+        values.setflags(write=False)
+        self._values = values
+
+    @property
+    def hashvalues(self) -> npt.NDArray[np.uint32]:
+        return self._values
+
+    @property
+    def is_empty(self) -> bool:
+        """True for a body without words: such a signature matches nothing."""
+        return bool(np.all(self._values == _MAX_HASH))
+
+    def jaccard(self, other: Signature) -> float:
+        """Estimated Jaccard similarity of the two shingle sets."""
+        if len(other) != len(self):
+            raise ValueError(f"signatures differ in size: {len(self)} vs {len(other)}")
+        return float(np.count_nonzero(self._values == other._values)) / len(self)
+
+    def to_minhash(self) -> LeanMinHash:
+        return LeanMinHash(seed=SEED, hashvalues=self._values, scheme=_SCHEME)
+
+    def to_bytes(self) -> bytes:
+        return self._values.astype("<u4", copy=False).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Signature:
+        if not data or len(data) % 4:
+            raise ValueError(f"not a stored signature: {len(data)} bytes (need a multiple of 4)")
+        return cls(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+
+    def __len__(self) -> int:
+        return int(self._values.shape[0])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Signature) and bool(np.array_equal(self._values, other._values))
+
+    def __hash__(self) -> int:
+        return hash(self.to_bytes())
+
+    def __repr__(self) -> str:
+        return f"Signature(num_perm={len(self)}, empty={self.is_empty})"
+
+
+def signature(text: str, *, num_perm: int = 128, shingle: int = 5) -> Signature:
+    """MinHash over the word ``shingle``-grams of the normalised body."""
+    return _signature_of_words(_words(text), num_perm, shingle)
+
+
+def shingle_hashes(words: Sequence[str], size: int) -> npt.NDArray[np.uint32]:
+    """Distinct 32-bit hashes of the word ``size``-grams (one gram if the text is shorter).
+
+    Each distinct word is hashed once (first 4 bytes of its UTF-8 SHA-1, little-endian,
+    as datasketch's ``sha1_hash32``); a gram's hash chains its words' hashes through the
+    MurmurHash3 finalizer, vectorised over all positions. Stored signatures depend on this
+    definition: changing it means re-signing the window (tests pin a known value).
+    """
+    if not words:
+        return np.empty(0, dtype=np.uint32)
+    vocabulary: dict[str, int] = {}
+    ids = [vocabulary.setdefault(w, len(vocabulary)) for w in words]
+    digests = b"".join(hashlib.sha1(w.encode("utf-8")).digest()[:4] for w in vocabulary)
+    sequence = np.frombuffer(digests, dtype="<u4").astype(np.uint32)[np.asarray(ids)]
+    size = min(size, len(words))
+    count = len(words) - size + 1
+    hashed = np.full(count, _GRAM_BASIS, dtype=np.uint32)
+    for offset in range(size):
+        hashed = _fmix32(hashed * _GRAM_PRIME + sequence[offset : offset + count])
+    return np.unique(hashed)
+
+
+def _signature_of_words(words: Sequence[str], num_perm: int, shingle: int) -> Signature:
+    hashed = _fmix32(shingle_hashes(words, shingle))  # datasketch's affine32 pre-mix
+    minima = np.full(num_perm, _MAX_HASH, dtype=np.uint32)
+    a, b = _permutations(num_perm)
+    for start in range(0, hashed.shape[0], _CHUNK):
+        # (num_perm x chunk) block of a*h + b, wrapping mod 2^32 like datasketch.
+        block = np.multiply.outer(a, hashed[start : start + _CHUNK])
+        block += b[:, np.newaxis]
+        np.minimum(minima, block.min(axis=1), out=minima)
+    return Signature(minima)
+
+
+def _fmix32(hv: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """MurmurHash3 finalizer (datasketch's pre-mix for the affine32 scheme)."""
+    s1, m1, s2, m2 = _FMIX32
+    hv = hv ^ (hv >> s1)
+    hv = hv * m1
+    hv = hv ^ (hv >> s2)
+    hv = hv * m2
+    return hv ^ (hv >> s1)
+
+
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    # Same draws as datasketch.MinHash(num_perm, seed=SEED) with scheme "affine32".
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b
+
+
+# --- follow-ups ----------------------------------------------------------------------------
+
+
+def changed_substantially(old_body: str, new_body: str) -> list[str]:
+    """Paragraphs of ``new_body`` that ``old_body`` does not already carry (near-)verbatim.
+
+    A paragraph counts as carried when its normalised text occurs in the old body, or when
+    at least 80% of its word 3-grams do (small edits, re-punctuation, a changed figure).
+    Returned in order, as written in ``new_body``; an empty list means nothing new.
+    """
+    old_words = _words(old_body)
+    old_padded = f" {' '.join(old_words)} "
+    old_grams = _grams(old_words, _PARAGRAPH_SHINGLE)
+    added: list[str] = []
+    for paragraph in _paragraphs(new_body):
+        words = _words(paragraph)
+        if not words or f" {' '.join(words)} " in old_padded:
+            continue
+        grams = _grams(words, _PARAGRAPH_SHINGLE)
+        carried = len(grams & old_grams) / len(grams)
+        if carried < _PARAGRAPH_CONTAINMENT:
+            added.append(paragraph)
+    return added
+
+
+def _grams(words: Sequence[str], size: int) -> set[tuple[str, ...]]:
+    if len(words) <= size:
+        return {tuple(words)}
+    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# --- the index -----------------------------------------------------------------------------
+
+
+# Tuned on tests/test_dedup.py (exact Jaccard of 5-word shingle sets, normalised bodies):
+# syndicated copies of the seeds and the detik corpus -- new headline, page furniture
+# ("Baca juga", editor/source lines, share buttons), last paragraph trimmed, a byline --
+# score 0.65-0.93, the short seed 002 being the lowest; any two *different* articles, even
+# thirteen from one detik section sharing its "SCROLL TO CONTINUE" furniture, score <= 0.02.
+# 0.5 sits in the middle of that gap: MinHash estimation noise at 128 permutations
+# (sd ~0.045 near 0.5) cannot cross it in either direction, and a copy may lose about a
+# third of its shingles (two trimmed paragraphs of a short piece) and still join its story.
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Dedup knobs. ``min_words``: bodies shorter than this are matched by URL only --
+    too little text (a video caption, a teaser) to tell two stories apart by content."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    num_perm: int = 128
+    shingle: int = 5
+    window_days: int = 14
+    min_words: int = 20
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ConfigError(f"dedup.threshold must be in (0, 1], got {self.threshold}")
+        if self.num_perm < 16:
+            raise ConfigError(f"dedup.num_perm must be at least 16, got {self.num_perm}")
+        if self.shingle < 1:
+            raise ConfigError(f"dedup.shingle must be at least 1, got {self.shingle}")
+        if self.window_days < 1:
+            raise ConfigError(f"dedup.window_days must be at least 1, got {self.window_days}")
+        if self.min_words < 0:
+            raise ConfigError(f"dedup.min_words must not be negative, got {self.min_words}")
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(days=self.window_days)
+
+
+@dataclass(frozen=True)
+class IndexedArticle:
+    """A stored article as the index needs it (one row of the database's window)."""
+
+    article_id: int
+    story_id: int
+    canonical_url: str
+    body_hash: str
+    signature: bytes
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class DedupVerdict:
+    """What ``check`` decided. ``story_id``/``article_id`` name the match (None for "new").
+
+    * ``same_url`` -- the canonical URL is already stored: drop the article;
+    * ``exact`` / ``near`` -- another URL carries the same story: attach to ``story_id``;
+    * ``new`` -- a new story: store it and alert.
+
+    ``signature`` and ``body_hash`` are the new article's, ready to be stored.
+    """
+
+    kind: VerdictKind
+    story_id: int | None
+    article_id: int | None
+    similarity: float | None
+    signature: Signature
+    body_hash: str
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.kind != "new"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    article_id: int
+    story_id: int
+    canonical_url: str
+    body_hash: str
+    signature: Signature | None  # None: stored bytes unusable, matched by URL/hash only
+    seen_at: datetime
+
+
+class DedupIndex:
+    """In-memory dedup index over a bounded window of stored articles."""
+
+    def __init__(self, config: DedupConfig | None = None) -> None:
+        self._config = config or DedupConfig()
+        self._lsh = MinHashLSH(threshold=self._config.threshold, num_perm=self._config.num_perm)
+        self._entries: dict[int, _Entry] = {}
+        self._by_url: dict[str, int] = {}
+        self._by_hash: dict[str, int] = {}
+        self._expiry: list[tuple[datetime, int]] = []  # heap of (seen_at, article_id)
+
+    @classmethod
+    def rebuild(
+        cls, records: Iterable[IndexedArticle], config: DedupConfig | None = None
+    ) -> DedupIndex:
+        """Index built at start-up from the database's window; older records are dropped."""
+        index = cls(config)
+        for record in records:
+            index.add(record)
+        if index._expiry:
+            newest = max(entry.seen_at for entry in index._entries.values())
+            index.prune(newest - index._config.window)
+        return index
+
+    @property
+    def config(self) -> DedupConfig:
+        return self._config
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._entries
+
+    def add(self, record: IndexedArticle) -> None:
+        """Index a stored article (replaces an earlier entry with the same article_id)."""
+        if record.article_id in self._entries:
+            self._remove(record.article_id)
+        entry = _Entry(
+            article_id=record.article_id,
+            story_id=record.story_id,
+            canonical_url=record.canonical_url,
+            body_hash=record.body_hash,
+            signature=self._decode(record.signature),
+            seen_at=_utc(record.seen_at),
+        )
+        self._entries[entry.article_id] = entry
+        # Newest wins: its mapping outlives the older copies when the window slides.
+        self._by_url[entry.canonical_url] = entry.article_id
+        self._by_hash[entry.body_hash] = entry.article_id
+        if entry.signature is not None and not entry.signature.is_empty:
+            self._lsh.insert(entry.article_id, entry.signature.to_minhash(), check_duplication=False)
+        heapq.heappush(self._expiry, (entry.seen_at, entry.article_id))
+
+    def check(self, canonical_url: str, body: str, *, at: datetime) -> DedupVerdict:
+        """Classify an incoming article against the window ending at ``at``."""
+        cfg = self._config
+        words = _words(body)
+        sig = _signature_of_words(words, cfg.num_perm, cfg.shingle)
+        digest = _digest(words)
+        horizon = _utc(at) - cfg.window
+
+        def verdict(kind: VerdictKind, entry: _Entry | None, sim: float | None) -> DedupVerdict:
+            story = entry.story_id if entry else None
+            article = entry.article_id if entry else None
+            return DedupVerdict(kind, story, article, sim, sig, digest)
+
+        same = self._live(self._by_url.get(canonical_url), horizon)
+        if same is not None:
+            return verdict("same_url", same, None)
+        if len(words) < cfg.min_words:
+            return verdict("new", None, None)
+        exact = self._live(self._by_hash.get(digest), horizon)
+        if exact is not None:
+            return verdict("exact", exact, 1.0)
+        near, similarity = self._nearest(sig, horizon)
+        if near is not None:
+            return verdict("near", near, similarity)
+        return verdict("new", None, None)
+
+    def prune(self, before: datetime) -> int:
+        """Forget articles seen before ``before``; returns how many were removed."""
+        cutoff = _utc(before)
+        removed = 0
+        while self._expiry and self._expiry[0][0] < cutoff:
+            seen_at, article_id = heapq.heappop(self._expiry)
+            entry = self._entries.get(article_id)
+            if entry is not None and entry.seen_at == seen_at:
+                self._remove(article_id)
+                removed += 1
+        return removed
+
+    def _remove(self, article_id: int) -> None:
+        entry = self._entries.pop(article_id)
+        if self._by_url.get(entry.canonical_url) == article_id:
+            del self._by_url[entry.canonical_url]
+        if self._by_hash.get(entry.body_hash) == article_id:
+            del self._by_hash[entry.body_hash]
+        if article_id in self._lsh:
+            self._lsh.remove(article_id)
+
+    def _live(self, article_id: int | None, horizon: datetime) -> _Entry | None:
+        entry = self._entries.get(article_id) if article_id is not None else None
+        return entry if entry is not None and entry.seen_at >= horizon else None
+
+    def _nearest(self, sig: Signature, horizon: datetime) -> tuple[_Entry | None, float | None]:
+        if sig.is_empty:
+            return None, None
+        best: _Entry | None = None
+        best_sim = 0.0
+        for key in self._lsh.query(sig.to_minhash()):
+            entry = self._live(key, horizon)
+            if entry is None or entry.signature is None:
+                continue
+            sim = sig.jaccard(entry.signature)
+            # LSH candidates are only likely matches: confirm against the threshold; on a
+            # tie the older article (the story's first report) wins.
+            better = sim > best_sim or (sim == best_sim and best and entry.seen_at < best.seen_at)
+            if sim >= self._config.threshold and better:
+                best, best_sim = entry, sim
+        return (best, best_sim) if best is not None else (None, None)
+
+    def _decode(self, data: bytes) -> Signature | None:
+        try:
+            sig = Signature.from_bytes(data)
+        except ValueError:
+            return None
+        return sig if len(sig) == self._config.num_perm else None
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC datetime; naive values are taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -1,0 +1,121 @@
+"""Pantau's exception hierarchy.
+
+Every error Pantau raises on purpose derives from :class:`PantauError`. Each carries
+``transient``: True when retrying later may succeed (drives back-off), False when the
+operator must change something.
+
+    PantauError
+    ├── ConfigError                 bad configuration (file, key, reason)
+    ├── FetchError                  anything that stopped a download
+    │   ├── BlockedAddressError     target resolves to a private/loopback/link-local address
+    │   ├── ResponseTooLargeError   body (after decompression) exceeded the cap
+    │   ├── FetchTimeoutError       overall deadline exceeded (also slow drip)
+    │   ├── TooManyRedirectsError   redirect loop or chain too long
+    │   ├── HTTPStatusError         non-success HTTP status (status, retry_after)
+    │   ├── UnsupportedContentError content type is not what the stage can use
+    │   └── NetworkError            DNS, connection refused, TLS ...
+    ├── ParseError                  feed bytes could not be turned into entries
+    │   └── UnsafeXMLError          entity declarations / DTD tricks refused before parsing
+    ├── ExtractError                no article text could be extracted from a page
+    ├── StorageError                database problem (locked, disk full, newer schema)
+    └── AlertDeliveryError          a channel refused or failed to take an alert
+"""
+
+from __future__ import annotations
+
+
+class PantauError(Exception):
+    """Root of all errors Pantau raises deliberately."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, transient: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if transient is not None:
+            self.transient = transient
+
+
+class ConfigError(PantauError):
+    """Invalid configuration; message names the file, key and reason."""
+
+
+class FetchError(PantauError):
+    """A download failed."""
+
+    transient = True
+
+    def __init__(self, message: str, *, url: str = "", transient: bool | None = None) -> None:
+        super().__init__(message, transient=transient)
+        self.url = url
+
+
+class BlockedAddressError(FetchError):
+    transient = False
+
+
+class ResponseTooLargeError(FetchError):
+    transient = False
+
+
+class FetchTimeoutError(FetchError):
+    transient = True
+
+
+class TooManyRedirectsError(FetchError):
+    transient = False
+
+
+class UnsupportedContentError(FetchError):
+    transient = False
+
+
+class NetworkError(FetchError):
+    transient = True
+
+
+class HTTPStatusError(FetchError):
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str = "",
+        status: int,
+        retry_after: float | None = None,
+    ) -> None:
+        transient = status in (408, 425, 429) or status >= 500
+        super().__init__(message, url=url, transient=transient)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ParseError(PantauError):
+    """Feed bytes could not be turned into entries."""
+
+
+class UnsafeXMLError(ParseError):
+    """The document declares entities or a DTD we refuse to expand."""
+
+
+class ExtractError(PantauError):
+    """No usable article text in a page."""
+
+
+class StorageError(PantauError):
+    transient = True
+
+
+class AlertDeliveryError(PantauError):
+    transient = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        channel: str = "",
+        transient: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, transient=transient)
+        self.channel = channel
+        self.retry_after = retry_after

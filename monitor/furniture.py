@@ -1,0 +1,84 @@
+"""Page furniture that survives extraction: related-article links, captions, tags, share bars.
+
+A "Baca juga: Putin ..." link under a football report must not raise a Putin alert, so the
+matcher only sees the article's own lines. Everything here works line by line, keeps the lines it
+does not remove untouched, and is idempotent (``strip(strip(x)) == strip(x)``).
+"""
+
+from __future__ import annotations
+
+import re
+
+# A line starting with one of these is a link to another article; the rest of the line is its
+# headline. "Baca juga:" alone on a line introduces headline lines below it.
+_LINK_LEAD = (
+    r"baca(?:\s+juga|\s+pula|\s+selengkapnya|\s+berita\s+lainnya|\s+artikel\s+lainnya)?"
+    r"|simak(?:\s+juga|\s+pula|\s+video|\s+berita)?|lihat\s+juga|tonton\s+juga|tonton\s+video"
+    r"|cek\s+juga|berita\s+terkait|artikel\s+terkait|berita\s+lainnya|artikel\s+lainnya"
+    r"|berita\s+pilihan|terpopuler|populer|rekomendasi|cobain\s+baca\s+artikel\s+lainnya(?:\s+seperti)?"
+    r"|read\s+(?:also|more|next)|also\s+read|see\s+also|related(?:\s+(?:articles?|posts?|news|stories))?"
+    r"|more\s+on\s+this|recommended|trending|eksplorasi\s+lebih\s+dalam(?:\s+tentang\s+topik)?"
+)
+_LINK_LINE = re.compile(rf"^[\W_]*(?:{_LINK_LEAD})\b\s*(?:[:>»|\-–—]|\.{{3}}|…)", re.IGNORECASE)
+_LINK_HEADING = re.compile(rf"^[\W_]*(?:{_LINK_LEAD})\s*(?:[:>»|\-–—]|\.{{3}}|…)?\s*$", re.I)
+
+# Whole lines that are captions, credits, tag lists, share bars, ads or boilerplate.
+_FURNITURE = re.compile(
+    r"^[\W_]*(?:"
+    r"sumber\s+(?:gambar|foto|image)|foto|photo|gambar|image|ilustrasi|caption|keterangan\s+foto"
+    r"|kredit\s+foto|credit|tags?|topik(?:\s+terkait)?|kata\s+kunci|keywords?|filed\s+under"
+    r"|editor|penulis|reporter|pewarta|author|ditulis\s+oleh|written\s+by"
+    r")\s*[:|]"
+    r"|^[\W_]*(?:share\s+this(?:\s+article|\s+post)?|bagikan(?:\s+artikel(?:\s+ini)?)?"
+    r"|ad\s+image|advertisement|iklan|scroll\s+to\s+continue.*|gulir\s+untuk\s+melanjutkan.*"
+    r"|author|copy\s+link|salin\s+tautan|komentar|comments?|print|cetak"
+    r"|\d+\s+min(?:ute)?s?\s+read|dibaca\s+\d+\s+menit)\W*$"
+    r"|^\W*(?:copyright|hak\s+cipta|©|\(c\)).*$"
+    r"|.*all\s+rights?\s+reserved\W*$"
+    r"|^\W*(?:https?://|www\.)\S*\W*$"
+    r"|^.*\((?:foto|ilustrasi|ist|istimewa|dok|dokumentasi|antara|reuters|afp|ap|getty|"
+    r"ap\s+photo|sumber)\b[^()]*\)\s*$",
+    re.IGNORECASE,
+)
+
+# From one of these lines on, the page is comments and footer, never article text.
+_END = re.compile(
+    r"^\W*(?:leave\s+a\s+reply|leave\s+a\s+comment|tinggalkan\s+(?:balasan|komentar)"
+    r"|your\s+email\s+address\s+will\s+not\s+be\s+published.*|related\s+posts?)\W*$",
+    re.IGNORECASE,
+)
+
+_HEADLINE_MAX = 160
+
+
+def _is_link_heading(line: str) -> bool:
+    return bool(_LINK_HEADING.match(line))
+
+
+def _looks_like_headline(line: str) -> bool:
+    # A linked headline: short, one line, not a finished sentence.
+    return 0 < len(line) <= _HEADLINE_MAX and not line.rstrip("\"'”’").endswith((".", "!", "?"))
+
+
+def strip_furniture(body: str) -> str:
+    """Remove furniture lines from extracted article text; keep every other line as it is."""
+    lines = body.splitlines()
+    kept: list[str] = []
+    in_links = False
+    for raw in lines:
+        line = raw.strip()
+        if _END.match(line):
+            break
+        if not line:
+            kept.append(raw)
+            continue
+        if _is_link_heading(line):
+            in_links = True
+            continue
+        if in_links and _looks_like_headline(line):
+            continue
+        in_links = False
+        if _LINK_LINE.match(line) or _FURNITURE.match(line):
+            continue
+        kept.append(raw)
+    return "\n".join(kept).strip("\n")

@@ -1,0 +1,313 @@
+"""The durable alert outbox: payloads written with the match, delivered later, never twice.
+
+An alert row is written in the same transaction as the article and matches it comes from
+(``pipeline``). ``Outbox.deliver_due`` sends pending rows per channel, marks them sent, retries
+transient failures with exponential back-off (honouring Retry-After) and gives up after the
+channel's ``give_up_after`` with a visible failed row. Flood control collapses the excess into
+one digest message. The idempotency key (story, rule, channel) is unique in the database, so a
+story can never alert twice on one channel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from monitor.alert.flood import FloodGate, FloodPolicy
+from monitor.alert.message import AlertMessage, DigestMessage
+from monitor.errors import AlertDeliveryError
+from monitor.models import ActorMention, MatchResult, Span, TermHit, TopicScore
+from storage import repo
+from storage.engine import session_scope
+from storage.tables import AlertRow
+
+log = logging.getLogger(__name__)
+
+
+def _hit(h: TermHit) -> dict[str, Any]:
+    return {"term": h.term, "start": h.span.start, "end": h.span.end, "snippet": h.snippet}
+
+
+def _unhit(d: Mapping[str, Any]) -> TermHit:
+    return TermHit(str(d["term"]), Span(int(d["start"]), int(d["end"])), str(d["snippet"]))
+
+
+def alert_payload(
+    *,
+    rule: str,
+    title: str,
+    url: str,
+    source: str,
+    published: datetime | None,
+    match: MatchResult,
+    follow_up: str | None = None,
+) -> dict[str, Any]:
+    """The JSON stored in an outbox row: everything a channel needs to render the alert."""
+    return {
+        "rule": rule,
+        "title": title,
+        "url": url,
+        "source": source,
+        "published": published.isoformat() if published else None,
+        "topics": [
+            {
+                "name": t.name,
+                "score": t.score,
+                "substantive": t.substantive,
+                "hits": [_hit(h) for h in t.hits[:3]],
+            }
+            for t in match.topics
+        ],
+        "actors": [
+            {"name": a.name, "via": a.via, "count": a.count, "hits": [_hit(h) for h in a.hits[:3]]}
+            for a in match.actors
+        ],
+        "follow_up": follow_up,
+    }
+
+
+def match_from_payload(payload: Mapping[str, Any]) -> MatchResult:
+    topics = tuple(
+        TopicScore(
+            name=str(t["name"]),
+            score=float(t["score"]),
+            substantive=bool(t["substantive"]),
+            hits=tuple(_unhit(h) for h in t.get("hits", [])),
+        )
+        for t in payload.get("topics", [])
+    )
+    actors = tuple(
+        ActorMention(
+            name=str(a["name"]),
+            via=a["via"],
+            count=int(a["count"]),
+            hits=tuple(_unhit(h) for h in a.get("hits", [])),
+        )
+        for a in payload.get("actors", [])
+    )
+    return MatchResult(topics=topics, actors=actors)
+
+
+def message_from_row(row: AlertRow, also_reported_by: Sequence[str] = ()) -> AlertMessage:
+    payload = json.loads(row.payload)
+    match = match_from_payload(payload)
+    published = payload.get("published")
+    return AlertMessage(
+        story_id=row.story_id,
+        article_id=row.article_id,
+        rule=row.rule,
+        title=str(payload.get("title", "")),
+        url=str(payload.get("url", "")),
+        source=str(payload.get("source", "")),
+        published=datetime.fromisoformat(published) if published else None,
+        topics=match.topics,
+        actors=match.actors,
+        also_reported_by=tuple(also_reported_by),
+        follow_up=payload.get("follow_up"),
+    )
+
+
+class Sender:
+    """What the outbox needs of a channel (monitor.alert's channels satisfy it)."""
+
+    name: str
+
+    async def send(self, message: AlertMessage | DigestMessage) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    flood: FloodPolicy = FloodPolicy(max_messages=20, per_seconds=600)
+    give_up_after: float = 6 * 3600.0
+    retry_base: float = 30.0
+    retry_max: float = 1800.0
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    digested: int = 0
+    retried: int = 0
+    failed: int = 0
+    messages: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def retry_delay(attempts: int, policy: DeliveryPolicy, retry_after: float | None) -> float:
+    backoff = min(policy.retry_max, policy.retry_base * (2 ** max(0, attempts - 1)))
+    return max(backoff, retry_after or 0.0)
+
+
+class Outbox:
+    def __init__(
+        self,
+        engine: Engine,
+        channels: Mapping[str, Any],
+        *,
+        policies: Mapping[str, DeliveryPolicy] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.channels = dict(channels)
+        self.policies = dict(policies or {})
+        self.clock = clock
+
+    def policy(self, channel: str) -> DeliveryPolicy:
+        return self.policies.get(channel, DeliveryPolicy())
+
+    async def deliver_due(self, *, limit: int = 500) -> DeliveryReport:
+        """Send every due pending alert once; safe to call repeatedly."""
+        report = DeliveryReport()
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            rows = list(repo.due_alerts(session, now, limit=limit))
+        by_channel: dict[str, list[AlertRow]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(row)
+        for channel_name, channel_rows in by_channel.items():
+            await self._deliver_channel(channel_name, channel_rows, now, report)
+        return report
+
+    def _sent_times(self, session: Session, channel: str, since: datetime) -> list[datetime]:
+        stamps = session.exec(
+            select(AlertRow.sent_at, AlertRow.status).where(
+                AlertRow.channel == channel,
+                col(AlertRow.sent_at) >= since,
+                col(AlertRow.status).in_(["sent", "digested"]),
+            )
+        ).all()
+        times = [t for t, s in stamps if t is not None and s == "sent"]
+        times += sorted({t for t, s in stamps if t is not None and s == "digested"})
+        return times
+
+    async def _deliver_channel(
+        self, name: str, rows: list[AlertRow], now: datetime, report: DeliveryReport
+    ) -> None:
+        policy = self.policy(name)
+        channel = self.channels.get(name)
+        if channel is None:
+            self._fail(rows, f"channel {name!r} is not configured", now, report)
+            return
+        gate = FloodGate(policy.flood)
+        with session_scope(self.engine) as session:
+            sent_times = self._sent_times(
+                session, name, now - timedelta(seconds=policy.flood.per_seconds)
+            )
+            messages = []
+            for row in rows:
+                assert row.story_id is not None
+                sources = repo.story_sources(session, row.story_id)
+                messages.append(message_from_row(row, [s for s in sources[1:]]))
+        if gate.budget(sent_times, now) <= 0:
+            wait_until = gate.next_free_slot(sent_times, now)
+            self._postpone(rows, wait_until)
+            return
+        row_of = {id(m): r for m, r in zip(messages, rows, strict=True)}
+        for planned in gate.plan(messages, sent_times, now):
+            items = planned.items if isinstance(planned, DigestMessage) else (planned,)
+            planned_rows = [row_of[id(m)] for m in items]
+            try:
+                await channel.send(planned)
+            except AlertDeliveryError as exc:
+                self._after_failure(planned_rows, exc, policy, now, report)
+                continue
+            except Exception as exc:  # a channel bug must not kill delivery on the others
+                log.exception("channel %s raised an unexpected error", name)
+                err = AlertDeliveryError(f"{name}: unexpected error: {exc}", channel=name)
+                self._after_failure(planned_rows, err, policy, now, report)
+                continue
+            status = "digested" if isinstance(planned, DigestMessage) else "sent"
+            self._mark(planned_rows, status=status, sent_at=self.clock())
+            report.messages += 1
+            if status == "sent":
+                report.sent += 1
+            else:
+                report.digested += len(planned_rows)
+
+    def _mark(self, rows: Sequence[AlertRow], *, status: str, sent_at: datetime) -> None:
+        with session_scope(self.engine) as session:
+            for row in rows:
+                db_row = session.get(AlertRow, row.id)
+                if db_row is None:
+                    continue
+                db_row.status = status
+                db_row.sent_at = sent_at
+                db_row.attempts += 1
+                db_row.last_error = None
+
+    def _postpone(self, rows: Sequence[AlertRow], until: datetime) -> None:
+        with session_scope(self.engine) as session:
+            for row in rows:
+                db_row = session.get(AlertRow, row.id)
+                if db_row is not None:
+                    db_row.next_attempt_at = until
+
+    def _fail(
+        self, rows: Sequence[AlertRow], error: str, now: datetime, report: DeliveryReport
+    ) -> None:
+        with session_scope(self.engine) as session:
+            for row in rows:
+                db_row = session.get(AlertRow, row.id)
+                if db_row is not None:
+                    db_row.status = "failed"
+                    db_row.last_error = error
+        report.failed += len(rows)
+        report.errors.append(error)
+        log.error("alerts failed: %s", error)
+
+    def _after_failure(
+        self,
+        rows: Sequence[AlertRow],
+        exc: AlertDeliveryError,
+        policy: DeliveryPolicy,
+        now: datetime,
+        report: DeliveryReport,
+    ) -> None:
+        give_up = [
+            r for r in rows
+            if not exc.transient or (now - r.created_at).total_seconds() >= policy.give_up_after
+        ]
+        retry = [r for r in rows if r not in give_up]
+        if give_up:
+            reason = exc.message if not exc.transient else f"gave up: {exc.message}"
+            self._fail(give_up, reason, now, report)
+        if retry:
+            with session_scope(self.engine) as session:
+                for row in retry:
+                    db_row = session.get(AlertRow, row.id)
+                    if db_row is None:
+                        continue
+                    db_row.attempts += 1
+                    delay = retry_delay(db_row.attempts, policy, exc.retry_after)
+                    db_row.next_attempt_at = now + timedelta(seconds=delay)
+                    db_row.last_error = exc.message
+            report.retried += len(retry)
+            log.warning("alert delivery will be retried: %s", exc.message)
+
+
+def failed_alerts(engine: Engine) -> list[AlertRow]:
+    with session_scope(engine) as session:
+        return list(
+            session.exec(
+                select(AlertRow).where(AlertRow.status == "failed").order_by(col(AlertRow.id))
+            ).all()
+        )
+
+
+def retry_failed(engine: Engine, now: datetime) -> int:
+    """Put failed alerts back in the queue (``pantau alerts retry``)."""
+    with session_scope(engine) as session:
+        rows = session.exec(select(AlertRow).where(AlertRow.status == "failed")).all()
+        for row in rows:
+            row.status = "pending"
+            row.next_attempt_at = now
+            row.created_at = now  # restart the give-up clock
+        return len(rows)

@@ -1,0 +1,428 @@
+"""Parse stage: feed bytes -> :class:`~monitor.models.ParsedFeed`.
+
+Pure and synchronous. The bytes pass three gates before feedparser sees them:
+
+1. **Decoding.** We pick the encoding ourselves (BOM, then strict UTF-8, then the declared
+   charset from HTTP or the XML declaration, then windows-1252) and hand feedparser UTF-8,
+   so a feed whose declaration lies about its encoding still yields clean titles.
+2. **Safety.** This machine's expat predates the entity-expansion limits, so any document
+   whose DOCTYPE declares an entity (internal: "billion laughs"; external: file/URL
+   reads) is refused with :class:`UnsafeXMLError`. The check runs on the exact text
+   feedparser will parse, wherever the DOCTYPE sits (also on the ``<?xml`` line, which
+   feedparser's own DOCTYPE stripping misses).
+3. **Shape.** Empty bodies and HTML pages are refused with :class:`ParseError`.
+
+Entries then get a stable id (guid/id, else link, else a hash), an absolute link, a
+plain-text title and a UTC date parsed by :func:`monitor.dates.parse_date` from the raw
+string (feedparser's own ``*_parsed`` only as a fallback).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import html
+import io
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from monitor.dates import WIB, parse_date
+from monitor.errors import ParseError, UnsafeXMLError
+from monitor.models import FeedEntry, ParsedFeed
+
+HEAD_CHARS = 64 * 1024
+_LATIN1_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii"})
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_XML_DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""")
+_XML_DECL = re.compile(r"^<\?xml(?=\s)[^>]*\?>")
+_UTF8_DECL = '<?xml version="1.0" encoding="utf-8"?>'
+_DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
+_ENTITY_DECL = re.compile(r"<!\s*ENTITY\b([^>]*)", re.IGNORECASE)
+_EXTERNAL_ID = re.compile(r"\b(SYSTEM|PUBLIC)\b", re.IGNORECASE)
+_PROLOG_ITEM = re.compile(
+    r"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\]\s*)?>", re.DOTALL | re.IGNORECASE
+)
+_ELEMENT_NAME = re.compile(r"<([A-Za-z_][\w.:-]*)")
+_HTML_ROOTS = frozenset({"html", "head", "body"})
+_DATE_KEYS = ("published", "updated", "created")
+
+
+def parse_feed(
+    content: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    default_tz: tzinfo = WIB,
+    max_entries: int = 5000,
+) -> ParsedFeed:
+    """Turn feed bytes into entries; raise ParseError (or UnsafeXMLError) when it cannot."""
+    try:
+        return _parse_feed(content, url, content_type, default_tz, max_entries)
+    except ParseError:
+        raise
+    except Exception as exc:  # feedparser/sgmllib can fail in many ways on hostile input
+        raise ParseError(
+            f"could not parse the feed at {url}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _parse_feed(
+    content: bytes, url: str, content_type: str | None, default_tz: tzinfo, max_entries: int
+) -> ParsedFeed:
+    mime, charset = _split_content_type(content_type)
+    text, notes = decode_feed_bytes(content, charset)
+    text = text.lstrip()
+    if not text.strip():
+        raise ParseError(f"empty response body from {url}: the server sent no feed content")
+    check_xml_safety(text, url=url)
+    if _looks_like_html(text):
+        raise ParseError(
+            f"not a feed: the server returned an HTML page for {url} "
+            "(check the feed URL; the site may have moved its RSS)"
+        )
+    result = feedparser.parse(
+        io.BytesIO(_as_utf8_document(text)),
+        response_headers={"content-type": _feedparser_content_type(mime), "content-location": url},
+    )
+    diagnostics = list(notes)
+    bozo = bool(result.get("bozo"))
+    if bozo:
+        diagnostics.append(f"malformed feed: {result.get('bozo_exception')}")
+    if not result.entries and not result.get("version"):
+        raise ParseError(_not_a_feed_message(text, url, result))
+    entries = _collect_entries(result.entries, url, default_tz, max_entries, diagnostics)
+    feed = result.feed
+    return ParsedFeed(
+        title=clean_text(str(feed.get("title", ""))),
+        entries=entries,
+        ttl_minutes=_ttl(feed.get("ttl"), diagnostics),
+        bozo=bozo,
+        diagnostics=tuple(diagnostics),
+    )
+
+
+# --- decoding -------------------------------------------------------------------------
+
+
+def decode_feed_bytes(content: bytes, declared_charset: str | None = None) -> tuple[str, list[str]]:
+    """Decode feed bytes to text without mojibake; also return notes on what was guessed.
+
+    Order: BOM; UTF-16/32 recognised by NUL bytes; strict UTF-8 (valid UTF-8 is almost
+    never anything else, whatever the declaration says); the HTTP charset; the XML
+    declaration's encoding; windows-1252 (which is what "ISO-8859-1" means in practice).
+    """
+    for bom, encoding in _BOMS:
+        if content.startswith(bom):
+            return content[len(bom) :].decode(encoding, errors="replace"), []
+    sniffed = _sniff_wide_encoding(content[:4])
+    if sniffed:
+        return content.decode(sniffed, errors="replace"), []
+    declared = [e for e in (declared_charset, _xml_declared_encoding(content)) if e]
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        if "\x00" not in text:
+            return text, _mismatch_notes(declared, "utf-8")
+    for encoding in declared:
+        if encoding.lower() in _LATIN1_LABELS or _is_utf8_label(encoding):
+            continue  # UTF-8 already failed; Latin-1 labels mean windows-1252 below
+        try:
+            return content.decode(encoding), []
+        except (LookupError, UnicodeDecodeError, UnicodeError):
+            continue
+    try:
+        text = content.decode("cp1252")
+    except UnicodeDecodeError:
+        text = content.decode("latin-1")
+    return text, _mismatch_notes(declared, "windows-1252")
+
+
+def _sniff_wide_encoding(head: bytes) -> str | None:
+    if len(head) < 4:
+        return None
+    if head[:3] == b"\x00\x00\x00" and head[3]:
+        return "utf-32-be"
+    if head[0] and head[1:4] == b"\x00\x00\x00":
+        return "utf-32-le"
+    if head[0] == 0 and head[1] and head[2] == 0:
+        return "utf-16-be"
+    if head[0] and head[1] == 0 and head[3] == 0:
+        return "utf-16-le"
+    if head == b"\x4c\x6f\xa7\x94":  # '<?xm' in EBCDIC
+        return "cp037"
+    return None
+
+
+def _xml_declared_encoding(content: bytes) -> str | None:
+    match = _XML_DECL_ENCODING.match(content.lstrip()[:200])
+    return match.group(1).decode("ascii") if match else None
+
+
+def _is_utf8_label(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+def _mismatch_notes(declared: list[str], used: str) -> list[str]:
+    if not declared:
+        return []
+    first = declared[0]
+    same = _is_utf8_label(first) if used == "utf-8" else first.lower() in _LATIN1_LABELS
+    if same or first.lower() in ("us-ascii", "ascii"):
+        return []
+    return [f"declared encoding {first!r} does not match the content; decoded as {used}"]
+
+
+def _as_utf8_document(text: str) -> bytes:
+    """UTF-8 bytes whose XML declaration (if any) says utf-8, so feedparser cannot re-decode
+    them differently from the text that passed :func:`check_xml_safety`."""
+    return _XML_DECL.sub(_UTF8_DECL, text, count=1).encode("utf-8")
+
+
+def _feedparser_content_type(mime: str) -> str:
+    # Only XML and text/* types make feedparser trust the charset parameter; we have
+    # already decoded (using the server's charset), so the bytes we pass are UTF-8.
+    if not (mime.startswith("text/") or "xml" in mime):
+        mime = "application/xml"
+    return f"{mime}; charset=utf-8"
+
+
+def _split_content_type(content_type: str | None) -> tuple[str, str | None]:
+    if not content_type:
+        return "", None
+    mime, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip("\"'")
+    return mime.strip().lower(), charset
+
+
+# --- safety and shape -----------------------------------------------------------------
+
+
+def check_xml_safety(text: str, *, url: str = "") -> None:
+    """Refuse documents whose DOCTYPE declares any entity (internal or external).
+
+    Policy: every ``<!ENTITY`` after a DOCTYPE is refused, even harmless-looking ones
+    (feedparser's own test ``entity_in_doctype.xml`` declares ``&id;``): the parser on
+    this machine cannot bound their expansion, and real news feeds never need them.
+    A DOCTYPE without entities (RSS 0.91's Netscape DTD reference) is fine.
+    """
+    doctype = _DOCTYPE.search(text)
+    if doctype is None:
+        return
+    entity = _ENTITY_DECL.search(text, doctype.start())
+    if entity is None:
+        return
+    where = f" at {url}" if url else ""
+    if _EXTERNAL_ID.search(entity.group(1)):
+        raise UnsafeXMLError(
+            f"refused the feed{where}: its DOCTYPE declares an external entity "
+            "(SYSTEM/PUBLIC), which could read local files or other URLs; "
+            "Pantau never resolves XML entities — ask the publisher to drop the DOCTYPE"
+        )
+    raise UnsafeXMLError(
+        f"refused the feed{where}: its DOCTYPE declares entities (<!ENTITY>), which can "
+        "expand exponentially ('billion laughs'); Pantau never expands XML entities — "
+        "ask the publisher to drop the DOCTYPE"
+    )
+
+
+def _root_element(text: str) -> str | None:
+    head = text[:HEAD_CHARS]
+    pos = 0
+    while (item := _PROLOG_ITEM.match(head, pos)) and item.end() > pos:
+        pos = item.end()
+    match = _ELEMENT_NAME.match(head, pos)
+    return match.group(1) if match else None
+
+
+def _looks_like_html(text: str) -> bool:
+    root = _root_element(text)
+    return root is not None and root.lower() in _HTML_ROOTS
+
+
+def _not_a_feed_message(text: str, url: str, result: Mapping[str, Any]) -> str:
+    root = _root_element(text)
+    if root is not None and not result.get("bozo"):
+        return f"not a feed: {url} is an XML document with root <{root}>, not RSS or Atom"
+    reason = result.get("bozo_exception") or "no RSS or Atom elements found"
+    return f"not a feed: {url} could not be read as RSS or Atom ({reason})"
+
+
+# --- entries --------------------------------------------------------------------------
+
+
+def _collect_entries(
+    raw_entries: list[Any],
+    feed_url: str,
+    default_tz: tzinfo,
+    max_entries: int,
+    diagnostics: list[str],
+) -> tuple[FeedEntry, ...]:
+    entries: list[FeedEntry] = []
+    seen: set[str] = set()
+    for position, raw in enumerate(raw_entries):
+        if len(entries) >= max_entries:
+            diagnostics.append(
+                f"truncated: kept the first {max_entries} of {len(raw_entries)} entries"
+            )
+            break
+        entry = _build_entry(raw, feed_url, default_tz, diagnostics)
+        if entry is None:
+            continue
+        if entry.entry_id in seen:
+            diagnostics.append(f"skipped duplicate entry id {entry.entry_id!r} (#{position})")
+            continue
+        seen.add(entry.entry_id)
+        entries.append(entry)
+    return tuple(entries)
+
+
+def _build_entry(
+    raw: Mapping[str, Any], feed_url: str, default_tz: tzinfo, diagnostics: list[str]
+) -> FeedEntry | None:
+    title = clean_text(str(raw.get("title") or ""))
+    link = _absolute_link(str(raw.get("link") or ""), feed_url)
+    if link is None:
+        label = title or str(raw.get("id") or "(untitled)")
+        diagnostics.append(f"skipped entry without link: {label[:120]}")
+        return None
+    return FeedEntry(
+        entry_id=entry_identity(str(raw.get("id") or ""), link, title),
+        link=link,
+        title=title,
+        published=_entry_date(raw, default_tz),
+        summary=clean_text(str(raw.get("summary") or "")),
+    )
+
+
+def entry_identity(guid: str, link: str, title: str) -> str:
+    """GUID/id when present, else the link, else a sha256 of link and title."""
+    guid = guid.strip()
+    if guid:
+        return guid
+    if link:
+        return link
+    return "sha256:" + hashlib.sha256(f"{link}\n{title}".encode()).hexdigest()
+
+
+def _absolute_link(link: str, feed_url: str) -> str | None:
+    link = "".join(link.split())  # feeds wrap long URLs over several lines
+    if not link:
+        return None
+    absolute = urljoin(feed_url, link)
+    parts = urlsplit(absolute)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return absolute
+
+
+def _entry_date(raw: Mapping[str, Any], default_tz: tzinfo) -> datetime | None:
+    for key in _DATE_KEYS:
+        parsed = parse_date(_as_str(raw.get(key)), default_tz=default_tz)
+        if parsed is not None:
+            return parsed
+    for key in _DATE_KEYS:
+        struct = raw.get(f"{key}_parsed")
+        if struct:
+            try:
+                return datetime(*struct[:6], tzinfo=UTC)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _as_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _ttl(value: object, diagnostics: list[str]) -> int | None:
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip()
+    if text.isdigit() and int(text) <= 60 * 24 * 365:
+        return int(text)
+    diagnostics.append(f"ignored invalid <ttl> {text[:40]!r}")
+    return None
+
+
+# --- text cleanup ---------------------------------------------------------------------
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.parts.append(" ")
+
+
+def clean_text(value: str) -> str:
+    """Markup stripped, entities unescaped, double-encoded UTF-8 repaired, spaces collapsed."""
+    if not value:
+        return ""
+    if "<" in value or "&" in value:
+        collector = _TextCollector()
+        collector.feed(value)
+        collector.close()
+        value = html.unescape("".join(collector.parts))
+    return " ".join(repair_mojibake(value).split())
+
+
+def _mojibake_pattern() -> tuple[re.Pattern[str], dict[str, int]]:
+    """UTF-8 byte sequences that were decoded as windows-1252 (or Latin-1) by mistake."""
+    to_byte: dict[str, int] = {}
+    for byte in range(0x80, 0x100):
+        to_byte[chr(byte)] = byte  # Latin-1 view, covers cp1252's undefined 0x81 0x8D ...
+        try:
+            to_byte[bytes([byte]).decode("cp1252")] = byte
+        except UnicodeDecodeError:
+            pass
+    cont = "".join(re.escape(c) for c, b in to_byte.items() if 0x80 <= b <= 0xBF)
+    lead2 = "".join(re.escape(c) for c, b in to_byte.items() if 0xC2 <= b <= 0xDF)
+    lead3 = "".join(re.escape(c) for c, b in to_byte.items() if 0xE0 <= b <= 0xEF)
+    lead4 = "".join(re.escape(c) for c, b in to_byte.items() if 0xF0 <= b <= 0xF4)
+    pattern = re.compile(
+        f"[{lead2}][{cont}]|[{lead3}][{cont}]{{2}}|[{lead4}][{cont}]{{3}}"
+    )
+    return pattern, to_byte
+
+
+_MOJIBAKE, _TO_BYTE = _mojibake_pattern()
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo UTF-8 read as windows-1252 ("Lâ€™OrÃ©al" -> "L’Oréal"); other text unchanged."""
+
+    def fix(match: re.Match[str]) -> str:
+        raw = bytes(_TO_BYTE[c] for c in match.group())
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return match.group()
+
+    return _MOJIBAKE.sub(fix, text)
+

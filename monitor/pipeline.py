@@ -1,0 +1,315 @@
+"""Wires the stages: feed bytes -> entries -> page -> text -> dedup -> match -> store + outbox.
+
+Only this module and the scheduler know the order of the stages; each stage stays pure or a
+thin I/O edge. One entry's failure never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from monitor.dedup import DedupConfig, DedupIndex, DedupVerdict, IndexedArticle
+from monitor.errors import ExtractError, FetchError, PantauError, StorageError
+from monitor.extract import ExtractedArticle, extract_article
+from monitor.fetch import ARTICLE_TYPES, Fetcher
+from monitor.furniture import strip_furniture
+from monitor.match import Matcher
+from monitor.models import FeedEntry, MatchResult
+from monitor.outbox import alert_payload
+from monitor.rules import AlertRule, matching_rules
+from monitor.urls import canonicalize_url, source_of
+from storage import repo
+from storage.engine import session_scope
+
+log = logging.getLogger(__name__)
+
+Status = Literal["stored", "duplicate", "skipped", "failed"]
+
+
+def identity(url: str) -> str:
+    return url
+
+
+@dataclass(frozen=True)
+class ArticleOutcome:
+    """What happened to one feed entry; replay and the daemon report these."""
+
+    url: str
+    status: Status
+    title: str = ""
+    canonical_url: str = ""
+    reason: str = ""
+    article_id: int | None = None
+    story_id: int | None = None
+    match: MatchResult = field(default_factory=MatchResult)
+    alerted: bool = False
+    duplicate_kind: str | None = None
+    retry: bool = False  # transient failure: the entry stays unseen and is tried next poll
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    extract_timeout: float = 60.0
+    store_unmatched: bool = False
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        fetcher: Fetcher,
+        matcher: Matcher,
+        dedup: DedupIndex,
+        rules: Sequence[AlertRule],
+        executor: Executor | None = None,
+        public_url: Callable[[str], str] = identity,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        options: PipelineOptions = PipelineOptions(),
+    ) -> None:
+        self.engine = engine
+        self.fetcher = fetcher
+        self.matcher = matcher
+        self.dedup = dedup
+        self.rules = tuple(rules)
+        self.executor = executor
+        self.public_url = public_url
+        self.clock = clock
+        self.options = options
+
+    @classmethod
+    def load_dedup(cls, engine: Engine, config: DedupConfig, now: datetime) -> DedupIndex:
+        """Rebuild the in-memory dedup index from the last ``window_days`` of articles."""
+        since = now - timedelta(days=config.window_days)
+        with session_scope(engine) as session:
+            rows = repo.recent_articles(session, since)
+            records = [
+                IndexedArticle(
+                    article_id=r.id or 0,
+                    story_id=r.story_id or 0,
+                    canonical_url=r.canonical_url,
+                    body_hash=r.body_hash,
+                    signature=r.signature or b"",
+                    seen_at=r.seen_at,
+                )
+                for r in rows
+                if r.signature
+            ]
+        return DedupIndex.rebuild(records, config)
+
+    # -- one entry -----------------------------------------------------------------------
+
+    async def process_entry(
+        self, entry: FeedEntry, *, feed_id: int | None, alerts_enabled: bool = True
+    ) -> ArticleOutcome:
+        try:
+            outcome = await self._process(entry, feed_id=feed_id, alerts_enabled=alerts_enabled)
+        except PantauError as exc:
+            level = logging.INFO if exc.transient else logging.WARNING
+            log.log(level, "entry %s skipped: %s", entry.link, exc.message)
+            outcome = ArticleOutcome(
+                url=entry.link,
+                status="failed" if exc.transient else "skipped",
+                title=entry.title,
+                reason=exc.message,
+                retry=exc.transient,
+            )
+        if feed_id is not None and not outcome.retry and outcome.status != "stored":
+            self._mark_seen(feed_id, entry)
+        return outcome
+
+    def _mark_seen(self, feed_id: int, entry: FeedEntry) -> None:
+        try:
+            with session_scope(self.engine) as session:
+                if repo.unseen_entry_ids(session, feed_id, [entry.entry_id]):
+                    repo.mark_entry_seen(session, feed_id, entry.entry_id, entry.link)
+        except OperationalError as exc:
+            log.warning("could not record entry %s as seen: %s", entry.link, exc)
+
+    def _existing(self, canonical_url: str) -> int | None:
+        with session_scope(self.engine) as session:
+            return repo.article_id_by_url(session, canonical_url)
+
+    async def _extract(self, content: bytes, url: str) -> ExtractedArticle:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.options.extract_timeout):
+                return await loop.run_in_executor(self.executor, extract_article, content, url)
+        except TimeoutError as exc:
+            raise ExtractError(
+                f"{url}: extraction took longer than {self.options.extract_timeout:.0f} s"
+            ) from exc
+
+    async def _process(
+        self, entry: FeedEntry, *, feed_id: int | None, alerts_enabled: bool
+    ) -> ArticleOutcome:
+        link_canonical = canonicalize_url(self.public_url(entry.link))
+        if self._existing(link_canonical) is not None:
+            return ArticleOutcome(
+                entry.link, "duplicate", entry.title, link_canonical, "URL already stored",
+                duplicate_kind="same_url",
+            )
+        page = await self.fetcher.fetch(entry.link, allowed_types=ARTICLE_TYPES)
+        extracted = await self._extract(page.content, page.final_url)
+        page_canonical = (
+            self.public_url(extracted.canonical_url) if extracted.canonical_url else None
+        )
+        canonical = canonicalize_url(
+            self.public_url(page.final_url), page_canonical=page_canonical
+        )
+        title = entry.title or extracted.title
+        body = strip_furniture(extracted.body)
+        now = self.clock()
+        published = entry.published or extracted.published or now
+        if canonical != link_canonical and self._existing(canonical) is not None:
+            return ArticleOutcome(
+                entry.link, "duplicate", title, canonical, "URL already stored",
+                duplicate_kind="same_url",
+            )
+        match = self.matcher.match(title, body, published)
+        verdict = self.dedup.check(canonical, body, at=now)
+        if verdict.kind == "same_url":
+            return ArticleOutcome(
+                entry.link, "duplicate", title, canonical, "URL already stored",
+                article_id=verdict.article_id, story_id=verdict.story_id,
+                duplicate_kind="same_url",
+            )
+        if match.is_empty and not self.options.store_unmatched:
+            return ArticleOutcome(
+                entry.link, "skipped", title, canonical, "no tracked topic or actor", match=match
+            )
+        return self._store(
+            entry=entry, feed_id=feed_id, canonical=canonical, title=title, body=body,
+            published=published, now=now, match=match, verdict=verdict,
+            alerts_enabled=alerts_enabled,
+        )
+
+    def _store(
+        self,
+        *,
+        entry: FeedEntry,
+        feed_id: int | None,
+        canonical: str,
+        title: str,
+        body: str,
+        published: datetime,
+        now: datetime,
+        match: MatchResult,
+        verdict: DedupVerdict,
+        alerts_enabled: bool,
+    ) -> ArticleOutcome:
+        source = source_of(canonical)
+        is_copy = verdict.kind in ("exact", "near")
+        rules = matching_rules(self.rules, match, source) if alerts_enabled else []
+        try:
+            with session_scope(self.engine) as session:
+                article = repo.NewArticle(
+                    canonical_url=canonical,
+                    url=entry.link,
+                    source=source,
+                    title=title,
+                    body=body,
+                    body_hash=verdict.body_hash,
+                    signature=verdict.signature.to_bytes(),
+                    published_at=published,
+                    seen_at=now,
+                    feed_id=feed_id,
+                    duplicate_kind=verdict.kind if is_copy else None,
+                )
+                story_id = verdict.story_id if is_copy else None
+                alerts: list[repo.NewAlert] = []
+                if not is_copy:
+                    alerts = [
+                        repo.NewAlert(
+                            rule=rule.name,
+                            channel=channel,
+                            payload=json.dumps(
+                                alert_payload(
+                                    rule=rule.name, title=title, url=canonical, source=source,
+                                    published=published, match=match,
+                                )
+                            ),
+                        )
+                        for rule in rules
+                        for channel in rule.channels
+                    ]
+                article_id, story_id = repo.save_article(
+                    session, article, _match_rows(match), story_id=story_id, alerts=alerts
+                )
+                if feed_id is not None:
+                    repo.mark_entry_seen(session, feed_id, entry.entry_id, entry.link)
+                repo.append_event(
+                    session,
+                    "article.stored",
+                    json.dumps({"article_id": article_id, "story_id": story_id, "title": title,
+                                "url": canonical, "source": source}),
+                    now,
+                )
+        except IntegrityError:
+            # Another worker stored the same canonical URL first.
+            return ArticleOutcome(
+                entry.link, "duplicate", title, canonical, "stored concurrently",
+                duplicate_kind="same_url",
+            )
+        except OperationalError as exc:
+            raise StorageError(f"could not store {canonical}: {exc.orig}") from exc
+        self.dedup.add(
+            IndexedArticle(
+                article_id=article_id,
+                story_id=story_id,
+                canonical_url=canonical,
+                body_hash=verdict.body_hash,
+                signature=verdict.signature.to_bytes(),
+                seen_at=now,
+            )
+        )
+        return ArticleOutcome(
+            entry.link,
+            "duplicate" if is_copy else "stored",
+            title,
+            canonical,
+            f"{verdict.kind} copy of story {story_id}" if is_copy else "",
+            article_id=article_id,
+            story_id=story_id,
+            match=match,
+            alerted=bool(alerts),
+            duplicate_kind=verdict.kind if is_copy else None,
+        )
+
+
+def _match_rows(match: MatchResult) -> list[repo.NewMatch]:
+    rows: list[repo.NewMatch] = []
+    for t in match.topics:
+        first = t.hits[0] if t.hits else None
+        rows.append(
+            repo.NewMatch(
+                kind="topic", name=t.name, via="term", term=first.term if first else "",
+                start=first.span.start if first else 0, end=first.span.end if first else 0,
+                snippet=first.snippet if first else "", score=t.score,
+                substantive=t.substantive, count=len(t.hits),
+            )
+        )
+    for a in match.actors:
+        first = a.hits[0] if a.hits else None
+        rows.append(
+            repo.NewMatch(
+                kind="actor", name=a.name, via=a.via, term=first.term if first else "",
+                start=first.span.start if first else 0, end=first.span.end if first else 0,
+                snippet=first.snippet if first else "", count=a.count,
+            )
+        )
+    return rows
+
+
+def is_fetch_error(exc: BaseException) -> bool:
+    return isinstance(exc, FetchError)

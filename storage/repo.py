@@ -1,0 +1,229 @@
+"""Query functions. Each takes an open Session; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from storage.tables import AlertRow, ArticleRow, Event, Feed, MatchRow, SeenEntry, Story
+from storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class NewMatch:
+    kind: str
+    name: str
+    via: str
+    term: str
+    start: int
+    end: int
+    snippet: str
+    score: float = 0.0
+    substantive: bool = False
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    rule: str
+    channel: str
+    payload: str
+    kind: str = "alert"
+    key_suffix: str = ""
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    canonical_url: str
+    url: str
+    source: str
+    title: str
+    body: str
+    body_hash: str
+    signature: bytes | None
+    published_at: datetime | None
+    seen_at: datetime
+    feed_id: int | None = None
+    duplicate_kind: str | None = None
+
+
+# --- feeds -------------------------------------------------------------------------------
+
+
+def get_or_create_feed(session: Session, url: str, *, name: str = "", source: str = "") -> Feed:
+    feed = session.exec(select(Feed).where(Feed.url == url)).first()
+    if feed is None:
+        feed = Feed(url=url, name=name or url, source=source)
+        session.add(feed)
+        session.flush()
+    return feed
+
+
+def list_feeds(session: Session) -> Sequence[Feed]:
+    return session.exec(select(Feed).order_by(col(Feed.id))).all()
+
+
+def unseen_entry_ids(session: Session, feed_id: int, entry_ids: Iterable[str]) -> set[str]:
+    ids = set(entry_ids)
+    if not ids:
+        return set()
+    seen: set[str] = set()
+    id_list = list(ids)
+    for i in range(0, len(id_list), 500):
+        chunk = id_list[i : i + 500]
+        rows = session.exec(
+            select(SeenEntry.entry_id).where(
+                SeenEntry.feed_id == feed_id, col(SeenEntry.entry_id).in_(chunk)
+            )
+        ).all()
+        seen.update(rows)
+    return ids - seen
+
+
+def mark_entry_seen(session: Session, feed_id: int, entry_id: str, link: str) -> None:
+    session.add(SeenEntry(feed_id=feed_id, entry_id=entry_id, link=link))
+
+
+# --- articles and stories -------------------------------------------------------------------
+
+
+def article_id_by_url(session: Session, canonical_url: str) -> int | None:
+    return session.exec(
+        select(ArticleRow.id).where(ArticleRow.canonical_url == canonical_url)
+    ).first()
+
+
+def save_article(
+    session: Session,
+    article: NewArticle,
+    matches: Sequence[NewMatch],
+    *,
+    story_id: int | None,
+    alerts: Sequence[NewAlert] = (),
+) -> tuple[int, int]:
+    """Store an article, its matches and its outbox alerts; returns (article_id, story_id).
+
+    With ``story_id`` None a new story is opened with this article as its first.
+    """
+    row = ArticleRow(
+        canonical_url=article.canonical_url,
+        url=article.url,
+        source=article.source,
+        feed_id=article.feed_id,
+        title=article.title,
+        body=article.body,
+        body_hash=article.body_hash,
+        signature=article.signature,
+        published_at=article.published_at,
+        seen_at=article.seen_at,
+        duplicate_kind=article.duplicate_kind,
+    )
+    story: Story | None = None
+    if story_id is None:
+        story = Story(title=article.title, created_at=article.seen_at, updated_at=article.seen_at)
+        session.add(story)
+        session.flush()
+        assert story.id is not None
+        story_id = story.id
+    row.story_id = story_id
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    if story is not None:
+        story.first_article_id = row.id
+    else:
+        existing = session.get(Story, story_id)
+        if existing is not None:
+            existing.updated_at = article.seen_at
+    for m in matches:
+        session.add(
+            MatchRow(
+                article_id=row.id,
+                kind=m.kind,
+                name=m.name,
+                via=m.via,
+                term=m.term,
+                start=m.start,
+                end=m.end,
+                snippet=m.snippet,
+                score=m.score,
+                substantive=m.substantive,
+                count=m.count,
+            )
+        )
+    for a in alerts:
+        key = f"{story_id}:{a.rule}:{a.channel}{a.key_suffix}"
+        session.add(
+            AlertRow(
+                idempotency_key=key,
+                story_id=story_id,
+                article_id=row.id,
+                rule=a.rule,
+                channel=a.channel,
+                kind=a.kind,
+                payload=a.payload,
+                created_at=article.seen_at,
+                next_attempt_at=article.seen_at,
+            )
+        )
+    session.flush()
+    return row.id, story_id
+
+
+def story_sources(session: Session, story_id: int) -> list[str]:
+    rows = session.exec(
+        select(ArticleRow.source)
+        .where(ArticleRow.story_id == story_id)
+        .order_by(col(ArticleRow.seen_at))
+    ).all()
+    out: list[str] = []
+    for s in rows:
+        if s and s not in out:
+            out.append(s)
+    return out
+
+
+def recent_articles(session: Session, since: datetime) -> Sequence[ArticleRow]:
+    return session.exec(
+        select(ArticleRow).where(ArticleRow.seen_at >= since).order_by(col(ArticleRow.seen_at))
+    ).all()
+
+
+def matches_for(session: Session, article_id: int) -> Sequence[MatchRow]:
+    return session.exec(
+        select(MatchRow).where(MatchRow.article_id == article_id).order_by(col(MatchRow.id))
+    ).all()
+
+
+def count_rows(session: Session, table: type[ArticleRow | Story | AlertRow | Feed]) -> int:
+    return int(session.exec(select(func.count()).select_from(table)).one())
+
+
+# --- alerts outbox ----------------------------------------------------------------------------
+
+
+def due_alerts(session: Session, now: datetime, *, limit: int = 100) -> Sequence[AlertRow]:
+    return session.exec(
+        select(AlertRow)
+        .where(AlertRow.status == "pending", AlertRow.next_attempt_at <= now)
+        .order_by(col(AlertRow.id))
+        .limit(limit)
+    ).all()
+
+
+def alert_has_key(session: Session, key: str) -> bool:
+    return (
+        session.exec(select(AlertRow.id).where(AlertRow.idempotency_key == key)).first()
+        is not None
+    )
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def append_event(session: Session, type_: str, payload: str, at: datetime | None = None) -> None:
+    session.add(Event(type=type_, payload=payload, created_at=at or utcnow()))
