@@ -74,8 +74,11 @@ def build_channels(
 ) -> dict[str, Channel]:
     built: dict[str, Channel] = {}
     for ch in channels:
-        options = {k: v for k, v in resolve_secrets(ch.options, env, channel=ch.name).items()
-                   if k not in _OWN_KEYS}
+        options = {
+            k: v
+            for k, v in resolve_secrets(ch.options, env, channel=ch.name).items()
+            if k not in _OWN_KEYS
+        }
         built[ch.name] = build_channel(ch.name, options, stdout=stdout)
     return built
 

@@ -45,11 +45,11 @@ for _number, _names in enumerate(
 # Day names carry no information we need; they are recognised only so they are not
 # mistaken for garbage (which makes the whole string unparseable).
 _DAY_NAMES = frozenset(
-    "sen senin sel selasa rab rabu kam kamis jum jumat sab sabtu min minggu ahad"
+    "sen senin sel selasa rab rabu kam kamis jum jumat sab sabtu min minggu ahad"  # noqa: SIM905
     " mon monday tue tues tuesday wed wednesday thu thur thurs thursday fri friday"
     " sat saturday sun sunday".split()
 )
-_FILLER = frozenset("pukul jam at on t".split())
+_FILLER = frozenset(("pukul", "jam", "at", "on", "t"))
 
 _ZONES: dict[str, tzinfo] = {
     "wib": WIB,

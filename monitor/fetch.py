@@ -15,17 +15,18 @@ import asyncio
 import re
 import ssl
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 
-import httpx
 import httpcore
+import httpx
 
 from monitor import __version__
 from monitor.errors import (
     BlockedAddressError,
+    ConfigError,
     FetchError,
     FetchTimeoutError,
     HTTPStatusError,
@@ -78,6 +79,17 @@ class FetchPolicy:
     max_redirects: int = 5
     allow_private: bool = False
     user_agent: str = USER_AGENT
+
+    def __post_init__(self) -> None:
+        for name in ("total_timeout", "connect_timeout", "read_timeout", "max_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(
+                    f"fetch policy: {name} must be positive, got {getattr(self, name)}"
+                )
+        if self.max_redirects < 0:
+            raise ConfigError(
+                f"fetch policy: max_redirects must be 0 or more, got {self.max_redirects}"
+            )
 
 
 # --- pure helpers ------------------------------------------------------------------------------
@@ -285,6 +297,9 @@ class Fetcher:
         try:
             async with asyncio.timeout(self.policy.total_timeout):
                 result = await self._follow(url, headers, trusted, allowed_types)
+        except FetchError as exc:
+            exc.url = url  # callers key back-off by the URL they asked for, not the last hop
+            raise
         except TimeoutError:
             raise FetchTimeoutError(
                 f"gave up on {url} after {self.policy.total_timeout:g} s (the deadline covers "
@@ -292,7 +307,7 @@ class Fetcher:
                 "is trickling the response",
                 url=url,
             ) from None
-        return _replace_elapsed(result, loop.time() - started)
+        return replace(result, elapsed=loop.time() - started)
 
     async def _follow(
         self,
@@ -314,8 +329,7 @@ class Fetcher:
                 raise TooManyRedirectsError(f"redirect loop: {loop}", url=url)
             chain.append(str(current))
         raise TooManyRedirectsError(
-            f"{url} redirected more than {self.policy.max_redirects} times "
-            f"({' -> '.join(chain)})",
+            f"{url} redirected more than {self.policy.max_redirects} times ({' -> '.join(chain)})",
             url=url,
         )
 
@@ -330,12 +344,16 @@ class Fetcher:
         """One request: vet the host, send, and return the result or the next URL."""
         host = target.raw_host.decode("ascii")
         port = target.port or _DEFAULT_PORTS[target.scheme]
-        addresses = await check_host(
-            host,
-            port,
-            allow_private=self.policy.allow_private or target.raw_host == trusted_host,
-            resolver=self._resolver,
-        )
+        try:
+            addresses = await check_host(
+                host,
+                port,
+                allow_private=self.policy.allow_private or target.raw_host == trusted_host,
+                resolver=self._resolver,
+            )
+        except (BlockedAddressError, NetworkError) as exc:
+            via = "" if str(target) == original else f", reached by redirect from {original}"
+            raise type(exc)(f"{exc.message} [{target}{via}]", url=original) from exc
         try:
             with pinned_addresses(host, port, addresses):
                 async with self._client.stream("GET", target, headers=headers) as response:
@@ -419,12 +437,6 @@ def _join(base: httpx.URL, location: str) -> str:
         ) from exc
 
 
-def _replace_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
-    return FetchResult(
-        result.url, result.final_url, result.status, result.content, result.headers, elapsed
-    )
-
-
 def _too_large(url: str, cap: int, how: str) -> ResponseTooLargeError:
     return ResponseTooLargeError(
         f"{url} is larger than the {cap:,}-byte limit after decompression ({how}); raise "
@@ -436,9 +448,11 @@ def _too_large(url: str, cap: int, how: str) -> ResponseTooLargeError:
 def _status_error(url: str, response: httpx.Response) -> HTTPStatusError:
     status = response.status_code
     retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
-    hint = f"; the server asks to retry after {retry_after:g} s" if retry_after is not None else ""
+    words = f"{url} answered HTTP {status} {response.reason_phrase}".rstrip()
+    if retry_after is not None:
+        words += f"; the server asks to retry after {retry_after:g} s"
     return HTTPStatusError(
-        f"{url} answered HTTP {status} {response.reason_phrase}{hint}".replace("  ", " "),
+        words,
         url=url,
         status=status,
         retry_after=retry_after,

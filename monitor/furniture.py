@@ -12,7 +12,7 @@ import re
 # A line starting with one of these is a link to another article; the rest of the line is its
 # headline. "Baca juga:" alone on a line introduces headline lines below it.
 _LINK_LEAD = (
-    r"baca(?:\s+juga|\s+pula|\s+selengkapnya|\s+berita\s+lainnya|\s+artikel\s+lainnya)?"
+    r"baca(?:\s+juga|\s+pula|\s+selengkapnya(?:\s+di)?|\s+berita\s+lainnya|\s+artikel\s+lainnya)?"
     r"|simak(?:\s+juga|\s+pula|\s+video|\s+berita)?|lihat\s+juga|tonton\s+juga|tonton\s+video"
     r"|cek\s+juga|berita\s+terkait|artikel\s+terkait|berita\s+lainnya|artikel\s+lainnya"
     r"|berita\s+pilihan|terpopuler|populer|rekomendasi|cobain\s+baca\s+artikel\s+lainnya(?:\s+seperti)?"
@@ -35,11 +35,17 @@ _FURNITURE = re.compile(
     r"|\d+\s+min(?:ute)?s?\s+read|dibaca\s+\d+\s+menit)\W*$"
     r"|^\W*(?:copyright|hak\s+cipta|©|\(c\)).*$"
     r"|.*all\s+rights?\s+reserved\W*$"
-    r"|^\W*(?:https?://|www\.)\S*\W*$"
-    r"|^.*\((?:foto|ilustrasi|ist|istimewa|dok|dokumentasi|antara|reuters|afp|ap|getty|"
-    r"ap\s+photo|sumber)\b[^()]*\)\s*$",
+    r"|^\W*(?:https?://|www\.)\S*\W*$",
     re.IGNORECASE,
 )
+
+# A short line ending in a photo credit is a caption: "... (Ilustrasi)", "(REUTERS/Gleb Garanich)".
+_CAPTION = re.compile(
+    r"\((?:(?:foto|ilustrasi|photo|dok|dokumentasi|ist|istimewa|getty|antara\s+foto|sumber\s+foto)"
+    r"\b[^()]*|(?:reuters|afp|ap|antara|anadolu|tass|epa|xinhua)\s*/[^()]*)\)\W*$",
+    re.IGNORECASE,
+)
+_CAPTION_MAX = 200
 
 # From one of these lines on, the page is comments and footer, never article text.
 _END = re.compile(
@@ -49,10 +55,15 @@ _END = re.compile(
 )
 
 _HEADLINE_MAX = 160
+_LINKS_MAX = 5  # headlines listed under one bare "Baca juga:" line
 
 
 def _is_link_heading(line: str) -> bool:
     return bool(_LINK_HEADING.match(line))
+
+
+def _is_caption(line: str) -> bool:
+    return len(line) <= _CAPTION_MAX and bool(_CAPTION.search(line))
 
 
 def _looks_like_headline(line: str) -> bool:
@@ -64,7 +75,7 @@ def strip_furniture(body: str) -> str:
     """Remove furniture lines from extracted article text; keep every other line as it is."""
     lines = body.splitlines()
     kept: list[str] = []
-    in_links = False
+    links_left = 0
     for raw in lines:
         line = raw.strip()
         if _END.match(line):
@@ -73,12 +84,13 @@ def strip_furniture(body: str) -> str:
             kept.append(raw)
             continue
         if _is_link_heading(line):
-            in_links = True
+            links_left = _LINKS_MAX
             continue
-        if in_links and _looks_like_headline(line):
+        if links_left and _looks_like_headline(line):
+            links_left -= 1
             continue
-        in_links = False
-        if _LINK_LINE.match(line) or _FURNITURE.match(line):
+        links_left = 0
+        if _LINK_LINE.match(line) or _FURNITURE.match(line) or _is_caption(line):
             continue
         kept.append(raw)
     return "\n".join(kept).strip("\n")

@@ -125,7 +125,7 @@ class Sender:
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
-    flood: FloodPolicy = FloodPolicy(max_messages=20, per_seconds=600)
+    flood: FloodPolicy = field(default_factory=lambda: FloodPolicy(20, 600.0))
     give_up_after: float = 6 * 3600.0
     retry_base: float = 30.0
     retry_max: float = 1800.0
@@ -142,8 +142,8 @@ class DeliveryReport:
 
 
 def retry_delay(attempts: int, policy: DeliveryPolicy, retry_after: float | None) -> float:
-    backoff = min(policy.retry_max, policy.retry_base * (2 ** max(0, attempts - 1)))
-    return max(backoff, retry_after or 0.0)
+    backoff = min(policy.retry_max, policy.retry_base * 2.0 ** max(0, attempts - 1))
+    return float(max(backoff, retry_after or 0.0))
 
 
 class Outbox:
@@ -272,7 +272,8 @@ class Outbox:
         report: DeliveryReport,
     ) -> None:
         give_up = [
-            r for r in rows
+            r
+            for r in rows
             if not exc.transient or (now - r.created_at).total_seconds() >= policy.give_up_after
         ]
         retry = [r for r in rows if r not in give_up]

@@ -19,7 +19,9 @@ string (feedparser's own ``*_parsed`` only as a fallback).
 
 from __future__ import annotations
 
+import calendar
 import codecs
+import contextlib
 import hashlib
 import html
 import io
@@ -73,9 +75,7 @@ def parse_feed(
     except ParseError:
         raise
     except Exception as exc:  # feedparser/sgmllib can fail in many ways on hostile input
-        raise ParseError(
-            f"could not parse the feed at {url}: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise ParseError(f"could not parse the feed at {url}: {type(exc).__name__}: {exc}") from exc
 
 
 def _parse_feed(
@@ -85,7 +85,10 @@ def _parse_feed(
     text, notes = decode_feed_bytes(content, charset)
     text = text.lstrip()
     if not text.strip():
-        raise ParseError(f"empty response body from {url}: the server sent no feed content")
+        # Usually a hiccup on the publisher's side, so worth retrying later.
+        raise ParseError(
+            f"empty response body from {url}: the server sent no feed content", transient=True
+        )
     check_xml_safety(text, url=url)
     if _looks_like_html(text):
         raise ParseError(
@@ -97,6 +100,8 @@ def _parse_feed(
         response_headers={"content-type": _feedparser_content_type(mime), "content-location": url},
     )
     diagnostics = list(notes)
+    if mime and not _is_xml_type(mime):
+        diagnostics.append(f"served as {mime}, not an XML media type")
     bozo = bool(result.get("bozo"))
     if bozo:
         diagnostics.append(f"malformed feed: {result.get('bozo_exception')}")
@@ -168,7 +173,7 @@ def _sniff_wide_encoding(head: bytes) -> str | None:
 
 
 def _xml_declared_encoding(content: bytes) -> str | None:
-    match = _XML_DECL_ENCODING.match(content.lstrip()[:200])
+    match = _XML_DECL_ENCODING.match(content[:512].lstrip())
     return match.group(1).decode("ascii") if match else None
 
 
@@ -193,11 +198,14 @@ def _as_utf8_document(text: str) -> bytes:
 
 
 def _feedparser_content_type(mime: str) -> str:
-    # Only XML and text/* types make feedparser trust the charset parameter; we have
-    # already decoded (using the server's charset), so the bytes we pass are UTF-8.
-    if not (mime.startswith("text/") or "xml" in mime):
-        mime = "application/xml"
-    return f"{mime}; charset=utf-8"
+    # We have already decoded (using the server's charset), so the bytes are UTF-8. A
+    # non-XML type (text/html, text/plain, octet-stream) would make feedparser flag the
+    # feed bozo and, for some types, ignore our charset; we note it ourselves instead.
+    return f"{mime if _is_xml_type(mime) else 'application/xml'}; charset=utf-8"
+
+
+def _is_xml_type(mime: str) -> bool:
+    return mime in ("application/xml", "text/xml") or mime.endswith("+xml")
 
 
 def _split_content_type(content_type: str | None) -> tuple[str, str | None]:
@@ -342,8 +350,8 @@ def _entry_date(raw: Mapping[str, Any], default_tz: tzinfo) -> datetime | None:
         struct = raw.get(f"{key}_parsed")
         if struct:
             try:
-                return datetime(*struct[:6], tzinfo=UTC)
-            except (TypeError, ValueError):
+                return datetime.fromtimestamp(calendar.timegm(struct), UTC)
+            except (TypeError, ValueError, OverflowError, OSError):
                 continue
     return None
 
@@ -397,17 +405,13 @@ def _mojibake_pattern() -> tuple[re.Pattern[str], dict[str, int]]:
     to_byte: dict[str, int] = {}
     for byte in range(0x80, 0x100):
         to_byte[chr(byte)] = byte  # Latin-1 view, covers cp1252's undefined 0x81 0x8D ...
-        try:
+        with contextlib.suppress(UnicodeDecodeError):
             to_byte[bytes([byte]).decode("cp1252")] = byte
-        except UnicodeDecodeError:
-            pass
     cont = "".join(re.escape(c) for c, b in to_byte.items() if 0x80 <= b <= 0xBF)
     lead2 = "".join(re.escape(c) for c, b in to_byte.items() if 0xC2 <= b <= 0xDF)
     lead3 = "".join(re.escape(c) for c, b in to_byte.items() if 0xE0 <= b <= 0xEF)
     lead4 = "".join(re.escape(c) for c, b in to_byte.items() if 0xF0 <= b <= 0xF4)
-    pattern = re.compile(
-        f"[{lead2}][{cont}]|[{lead3}][{cont}]{{2}}|[{lead4}][{cont}]{{3}}"
-    )
+    pattern = re.compile(f"[{lead2}][{cont}]|[{lead3}][{cont}]{{2}}|[{lead4}][{cont}]{{3}}")
     return pattern, to_byte
 
 
@@ -420,9 +424,10 @@ def repair_mojibake(text: str) -> str:
     def fix(match: re.Match[str]) -> str:
         raw = bytes(_TO_BYTE[c] for c in match.group())
         try:
-            return raw.decode("utf-8")
+            repaired = raw.decode("utf-8")
         except UnicodeDecodeError:
             return match.group()
+        # C1 controls never occur in real text: the match was genuine windows-1252 text.
+        return match.group() if "\x80" <= repaired <= "\x9f" else repaired
 
     return _MOJIBAKE.sub(fix, text)
-

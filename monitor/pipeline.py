@@ -19,12 +19,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from monitor.dedup import DedupConfig, DedupIndex, DedupVerdict, IndexedArticle
-from monitor.errors import ExtractError, FetchError, PantauError, StorageError
-from monitor.extract import ExtractedArticle, extract_article
+from monitor.errors import ExtractError, PantauError, StorageError
+from monitor.extract import extract_article
 from monitor.fetch import ARTICLE_TYPES, Fetcher
 from monitor.furniture import strip_furniture
 from monitor.match import Matcher
-from monitor.models import FeedEntry, MatchResult
+from monitor.models import ExtractedArticle, FeedEntry, MatchResult
 from monitor.outbox import alert_payload
 from monitor.rules import AlertRule, matching_rules
 from monitor.urls import canonicalize_url, source_of
@@ -156,7 +156,11 @@ class Pipeline:
         link_canonical = canonicalize_url(self.public_url(entry.link))
         if self._existing(link_canonical) is not None:
             return ArticleOutcome(
-                entry.link, "duplicate", entry.title, link_canonical, "URL already stored",
+                entry.link,
+                "duplicate",
+                entry.title,
+                link_canonical,
+                "URL already stored",
                 duplicate_kind="same_url",
             )
         page = await self.fetcher.fetch(entry.link, allowed_types=ARTICLE_TYPES)
@@ -164,24 +168,31 @@ class Pipeline:
         page_canonical = (
             self.public_url(extracted.canonical_url) if extracted.canonical_url else None
         )
-        canonical = canonicalize_url(
-            self.public_url(page.final_url), page_canonical=page_canonical
-        )
+        canonical = canonicalize_url(self.public_url(page.final_url), page_canonical=page_canonical)
         title = entry.title or extracted.title
         body = strip_furniture(extracted.body)
         now = self.clock()
         published = entry.published or extracted.published or now
         if canonical != link_canonical and self._existing(canonical) is not None:
             return ArticleOutcome(
-                entry.link, "duplicate", title, canonical, "URL already stored",
+                entry.link,
+                "duplicate",
+                title,
+                canonical,
+                "URL already stored",
                 duplicate_kind="same_url",
             )
         match = self.matcher.match(title, body, published)
         verdict = self.dedup.check(canonical, body, at=now)
         if verdict.kind == "same_url":
             return ArticleOutcome(
-                entry.link, "duplicate", title, canonical, "URL already stored",
-                article_id=verdict.article_id, story_id=verdict.story_id,
+                entry.link,
+                "duplicate",
+                title,
+                canonical,
+                "URL already stored",
+                article_id=verdict.article_id,
+                story_id=verdict.story_id,
                 duplicate_kind="same_url",
             )
         if match.is_empty and not self.options.store_unmatched:
@@ -189,8 +200,15 @@ class Pipeline:
                 entry.link, "skipped", title, canonical, "no tracked topic or actor", match=match
             )
         return self._store(
-            entry=entry, feed_id=feed_id, canonical=canonical, title=title, body=body,
-            published=published, now=now, match=match, verdict=verdict,
+            entry=entry,
+            feed_id=feed_id,
+            canonical=canonical,
+            title=title,
+            body=body,
+            published=published,
+            now=now,
+            match=match,
+            verdict=verdict,
             alerts_enabled=alerts_enabled,
         )
 
@@ -235,8 +253,12 @@ class Pipeline:
                             channel=channel,
                             payload=json.dumps(
                                 alert_payload(
-                                    rule=rule.name, title=title, url=canonical, source=source,
-                                    published=published, match=match,
+                                    rule=rule.name,
+                                    title=title,
+                                    url=canonical,
+                                    source=source,
+                                    published=published,
+                                    match=match,
                                 )
                             ),
                         )
@@ -251,14 +273,25 @@ class Pipeline:
                 repo.append_event(
                     session,
                     "article.stored",
-                    json.dumps({"article_id": article_id, "story_id": story_id, "title": title,
-                                "url": canonical, "source": source}),
+                    json.dumps(
+                        {
+                            "article_id": article_id,
+                            "story_id": story_id,
+                            "title": title,
+                            "url": canonical,
+                            "source": source,
+                        }
+                    ),
                     now,
                 )
         except IntegrityError:
             # Another worker stored the same canonical URL first.
             return ArticleOutcome(
-                entry.link, "duplicate", title, canonical, "stored concurrently",
+                entry.link,
+                "duplicate",
+                title,
+                canonical,
+                "stored concurrently",
                 duplicate_kind="same_url",
             )
         except OperationalError as exc:
@@ -293,23 +326,30 @@ def _match_rows(match: MatchResult) -> list[repo.NewMatch]:
         first = t.hits[0] if t.hits else None
         rows.append(
             repo.NewMatch(
-                kind="topic", name=t.name, via="term", term=first.term if first else "",
-                start=first.span.start if first else 0, end=first.span.end if first else 0,
-                snippet=first.snippet if first else "", score=t.score,
-                substantive=t.substantive, count=len(t.hits),
+                kind="topic",
+                name=t.name,
+                via="term",
+                term=first.term if first else "",
+                start=first.span.start if first else 0,
+                end=first.span.end if first else 0,
+                snippet=first.snippet if first else "",
+                score=t.score,
+                substantive=t.substantive,
+                count=len(t.hits),
             )
         )
     for a in match.actors:
         first = a.hits[0] if a.hits else None
         rows.append(
             repo.NewMatch(
-                kind="actor", name=a.name, via=a.via, term=first.term if first else "",
-                start=first.span.start if first else 0, end=first.span.end if first else 0,
-                snippet=first.snippet if first else "", count=a.count,
+                kind="actor",
+                name=a.name,
+                via=a.via,
+                term=first.term if first else "",
+                start=first.span.start if first else 0,
+                end=first.span.end if first else 0,
+                snippet=first.snippet if first else "",
+                count=a.count,
             )
         )
     return rows
-
-
-def is_fetch_error(exc: BaseException) -> bool:
-    return isinstance(exc, FetchError)

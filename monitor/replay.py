@@ -86,7 +86,10 @@ async def run_replay(
         async with AsyncExitStack() as stack:
             # The replayed site lives on 127.0.0.1 by construction: loopback is allowed here.
             rt = await open_runtime(
-                settings, stack, allow_private=True, alert_stream=alert_stream,
+                settings,
+                stack,
+                allow_private=True,
+                alert_stream=alert_stream,
                 public_url=public_url,
             )
             feed_public = corpus.base_url + FEED_PATH
@@ -99,8 +102,11 @@ async def run_replay(
             result = await rt.fetcher.fetch(
                 served + FEED_PATH, trusted=True, allowed_types=FEED_TYPES
             )
-            parsed = parse_feed(result.content, url=result.final_url,
-                                content_type=result.headers.get("content-type"))
+            parsed = parse_feed(
+                result.content,
+                url=result.final_url,
+                content_type=result.headers.get("content-type"),
+            )
             with session_scope(rt.engine) as session:
                 unseen = repo.unseen_entry_ids(
                     session, feed_id, [e.entry_id for e in parsed.entries]
@@ -112,8 +118,12 @@ async def run_replay(
                     outcome = await rt.pipeline.process_entry(entry, feed_id=feed_id)
                 else:
                     outcome = ArticleOutcome(
-                        entry.link, "duplicate", entry.title, public_url(entry.link),
-                        "already seen in an earlier run", duplicate_kind="seen",
+                        entry.link,
+                        "duplicate",
+                        entry.title,
+                        public_url(entry.link),
+                        "already seen in an earlier run",
+                        duplicate_kind="seen",
                     )
                 item = ReplayItem(doc.path if doc else Path(entry.link), entry.link, outcome)
                 report.items.append(item)

@@ -47,7 +47,5 @@ class AlertRule:
         )
 
 
-def matching_rules(
-    rules: Sequence[AlertRule], match: MatchResult, source: str
-) -> list[AlertRule]:
+def matching_rules(rules: Sequence[AlertRule], match: MatchResult, source: str) -> list[AlertRule]:
     return [r for r in rules if r.matches(match, source)]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError
@@ -49,20 +50,12 @@ FURNITURE_MARKERS = (
 )
 
 _URL_LINE = re.compile(r"^https?://\S+$")
-_MONTHS_EN = {
-    m: i
-    for i, m in enumerate(
-        "january february march april may june july august september october november december".split(),
-        1,
-    )
-}
-_MONTHS_ID = {
-    m: i
-    for i, m in enumerate(
-        "januari februari maret april mei juni juli agustus september oktober november desember".split(),
-        1,
-    )
-}
+_EN = ("january", "february", "march", "april", "may", "june", "july", "august")
+_EN2 = ("september", "october", "november", "december")
+_ID = ("januari", "februari", "maret", "april", "mei", "juni", "juli", "agustus")
+_MONTHS_EN = {m: i for i, m in enumerate((*_EN, *_EN2), 1)}
+_ID2 = ("september", "oktober", "november", "desember")
+_MONTHS_ID = {m: i for i, m in enumerate((*_ID, *_ID2), 1)}
 
 
 @dataclass(frozen=True)
@@ -77,6 +70,13 @@ class CorpusDoc:
     url: str  # public URL (fictional host for seeds)
     source: str
     raw_html: bytes | None = None
+    original_furniture: tuple[str, ...] = ()
+
+    @property
+    def body_paragraphs(self) -> tuple[str, ...]:
+        """The article's own text: paragraphs minus the original site's furniture lines."""
+        skip = set(self.original_furniture)
+        return tuple(p for p in self.paragraphs if p not in skip and not _URL_LINE.match(p))
 
     @property
     def url_path(self) -> str:
@@ -106,7 +106,9 @@ def derive_date(text: str) -> datetime | None:
     head = text[:600]
     m = re.search(r"\b([A-Z][a-z]+) (\d{1,2}), (\d{4})\b", head)
     if m and m.group(1).lower() in _MONTHS_EN:
-        return datetime(int(m.group(3)), _MONTHS_EN[m.group(1).lower()], int(m.group(2)), tzinfo=WIB)
+        return datetime(
+            int(m.group(3)), _MONTHS_EN[m.group(1).lower()], int(m.group(2)), tzinfo=WIB
+        )
     m = re.search(r"\b(\d{1,2}) ([A-Za-z]+) (\d{4})\b", head)
     if m:
         month = _MONTHS_ID.get(m.group(2).lower()) or _MONTHS_EN.get(m.group(2).lower())
@@ -123,7 +125,7 @@ def text_paragraphs(text: str, title: str) -> tuple[str, ...]:
     return tuple(ln for ln in lines if ln != title)
 
 
-def _read_manifest(directory: Path) -> dict[str, object]:
+def _read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / "manifest.toml"
     if not path.is_file():
         return {}
@@ -155,7 +157,11 @@ def load_corpus(directory: Path) -> Corpus:
     manifest = _read_manifest(directory)
     base_url = str(manifest.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
     entries = manifest.get("article", [])
-    by_file = {str(e["file"]): e for e in entries if isinstance(e, dict) and "file" in e}
+    if not isinstance(entries, list):
+        raise ConfigError(f"{directory / 'manifest.toml'}: article: expected [[article]] tables")
+    by_file: dict[str, dict[str, Any]] = {
+        str(e["file"]): e for e in entries if isinstance(e, dict) and "file" in e
+    }
     files = sorted(
         p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in (".txt", ".html")
     )
@@ -190,6 +196,7 @@ def load_corpus(directory: Path) -> Corpus:
                 url=url,
                 source=str(meta.get("source") or urlsplit(url).hostname or ""),
                 raw_html=raw if path.suffix.lower() == ".html" else None,
+                original_furniture=tuple(str(x) for x in meta.get("original_furniture", [])),
             )
         )
     site_name = str(manifest.get("site_name") or DEFAULT_SITE_NAME)

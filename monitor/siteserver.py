@@ -27,10 +27,10 @@ class SiteServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 page = outer.site.pages.get(self.path.split("?", 1)[0])
                 if page is None:
                     body, ctype, status = b"not found", "text/plain", 404

@@ -84,8 +84,8 @@ TRACKING_PREFIXES: tuple[str, ...] = (
     "utm_", "mc_", "pk_", "mtm_", "matomo_", "hsa_", "ga_", "fb_", "ns_", "itm_", "__hs",
 )  # fmt: skip
 
-# detik.com appends a rotating key such as ``nd771108bcj=`` to shared links.
-_ROTATING_TRACKER = re.compile(r"nd\d+bcj")
+# detik.com appends rotating keys such as ``nd771104bcj=`` or ``nd992203605=`` to links.
+_ROTATING_TRACKER = re.compile(r"nd\d{6,}(?:bcj)?")
 
 # (key, value) pairs, lower-case, that select a *view* of the same article: the AMP page or
 # the all-on-one-page rendering. Real page numbers (page=2, ...) are kept.
@@ -150,11 +150,13 @@ def source_of(url: str) -> str:
 def _canonical(url: str, host_map: Mapping[str, str]) -> str:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.netloc:
-        return url  # not a web page address: nothing to canonicalise
     host, port = _split_host(parts.netloc)
-    host = _canonical_host(host.lower().rstrip("."), host_map)
-    netloc = host if port in ("", _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    host = host.lower().rstrip(".")
+    if scheme not in _DEFAULT_PORTS or not host:
+        return url  # not a web page address: nothing to canonicalise
+    host = _canonical_host(host, host_map)
+    # The result is https, so https's default port goes too (http://x:443 is https://x).
+    netloc = host if port in ("", "443", _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     path = _canonical_path(parts.path)
     query = _canonical_query(parts.query)
     return urlunsplit(SplitResult("https", netloc, path, query, ""))
@@ -222,9 +224,7 @@ def _canonical_query(query: str) -> str:
     # surrogateescape keeps undecodable %XX bytes as they are, so two different queries
     # never decode to the same text.
     pairs = parse_qsl(query, keep_blank_values=True, errors="surrogateescape")
-    kept = sorted(
-        ((k, v) for k, v in pairs if not _is_noise_param(k, v)), key=lambda kv: kv[0]
-    )
+    kept = sorted(((k, v) for k, v in pairs if not _is_noise_param(k, v)), key=lambda kv: kv[0])
     return urlencode(kept, errors="surrogateescape")
 
 

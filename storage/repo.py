@@ -217,8 +217,7 @@ def due_alerts(session: Session, now: datetime, *, limit: int = 100) -> Sequence
 
 def alert_has_key(session: Session, key: str) -> bool:
     return (
-        session.exec(select(AlertRow.id).where(AlertRow.idempotency_key == key)).first()
-        is not None
+        session.exec(select(AlertRow.id).where(AlertRow.idempotency_key == key)).first() is not None
     )
 
 

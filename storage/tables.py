@@ -28,7 +28,9 @@ class Feed(SQLModel, table=True):
     last_modified: str | None = None
     body_hash: str | None = None
     interval_seconds: int = 900
-    next_poll_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True, nullable=False))
+    next_poll_at: datetime = Field(
+        default_factory=utcnow, sa_column=_ts(index=True, nullable=False)
+    )
     last_polled_at: datetime | None = Field(default=None, sa_column=_ts())
     last_success_at: datetime | None = Field(default=None, sa_column=_ts())
     last_new_item_at: datetime | None = Field(default=None, sa_column=_ts())

@@ -71,7 +71,7 @@ class LoopbackServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
             def _handle(self) -> None:
@@ -117,9 +117,9 @@ class LoopbackServer:
                     with outer._lock:
                         outer._active -= 1
 
-            do_GET = _handle  # noqa: N815
-            do_POST = _handle  # noqa: N815
-            do_HEAD = _handle  # noqa: N815
+            do_GET = _handle
+            do_POST = _handle
+            do_HEAD = _handle
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -16,6 +17,7 @@ from tests.alert_servers import (
     smtp_server,
 )
 
+NOW = datetime(2026, 11, 21, 10, 30, tzinfo=UTC)
 SENDER = "Pantau <pantau@alerts.example.org>"
 
 
@@ -73,7 +75,7 @@ async def test_alert_email_arrives_with_headers_and_both_parts() -> None:
 
 async def test_digest_email_lists_every_item() -> None:
     items = [sample_alert(n) for n in range(1, 8)]
-    digest = make_digest(items, window_start=items[0].published, window_end=items[0].published)  # type: ignore[arg-type]
+    digest = make_digest(items, window_start=NOW, window_end=NOW)
     with smtp_server() as smtp:
         await channel(smtp.port).send(digest)
     [mail] = smtp.messages
@@ -146,9 +148,8 @@ async def test_starttls_with_a_trusted_certificate_delivers(cert: SelfSignedCert
 
 
 async def test_starttls_with_an_untrusted_certificate_says_tls(cert: SelfSignedCert) -> None:
-    with smtp_server(starttls_cert=cert) as smtp:
-        with pytest.raises(AlertDeliveryError) as caught:
-            await channel(smtp.port, security="starttls").send(sample_alert())
+    with smtp_server(starttls_cert=cert) as smtp, pytest.raises(AlertDeliveryError) as caught:
+        await channel(smtp.port, security="starttls").send(sample_alert())
     assert "TLS certificate" in str(caught.value)
     assert caught.value.transient is False
     assert smtp.messages == []
@@ -161,8 +162,7 @@ async def test_starttls_without_verification_delivers(cert: SelfSignedCert) -> N
 
 
 async def test_plain_server_without_starttls_is_reported() -> None:
-    with smtp_server() as smtp:
-        with pytest.raises(AlertDeliveryError) as caught:
-            await channel(smtp.port, security="starttls").send(sample_alert())
+    with smtp_server() as smtp, pytest.raises(AlertDeliveryError) as caught:
+        await channel(smtp.port, security="starttls").send(sample_alert())
     assert "STARTTLS" in str(caught.value)
     assert caught.value.transient is False

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from monitor.alert.flood import FloodGate, FloodPolicy, make_digest
-from monitor.alert.message import AlertMessage, DigestMessage
+from monitor.alert.message import DigestMessage
 from monitor.alert.retry import deliver_with_retry
 from monitor.alert.slack import SlackChannel, render
 from monitor.errors import AlertDeliveryError
@@ -182,12 +183,10 @@ def test_small_digest_is_one_message_with_every_linked_title() -> None:
 
 
 def test_slack_markup_in_titles_and_urls_is_neutralised() -> None:
-    message = AlertMessage(
-        **{
-            **sample_alert().__dict__,
-            "title": "<!channel> Putin | NATO & co",
-            "url": "https://example.org/a|b<c>",
-        }
+    message = replace(
+        sample_alert(),
+        title="<!channel> Putin | NATO & co",
+        url="https://example.org/a|b<c>",
     )
     [payload] = render(message)
     headline = payload["blocks"][0]["text"]["text"]

@@ -9,8 +9,10 @@ import pytest
 from monitor.dates import WIB, WIT, WITA, parse_date
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int, minute: int, second: int, micro: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
 RFC822_INDONESIAN = [

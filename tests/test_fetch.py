@@ -9,6 +9,7 @@ non-loopback address by accident.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import struct
 import sys
@@ -25,6 +26,7 @@ import pytest
 
 from monitor.errors import (
     BlockedAddressError,
+    ConfigError,
     FetchError,
     FetchTimeoutError,
     HTTPStatusError,
@@ -43,7 +45,7 @@ from monitor.fetch import (
     parse_retry_after,
 )
 from monitor.models import FetchResult
-from tests.loopback import LoopbackServer, Request, Response
+from tests.loopback import LoopbackServer, Request, Response, serve
 
 LOCAL = FetchPolicy(allow_private=True)
 
@@ -53,7 +55,8 @@ LOCAL = FetchPolicy(allow_private=True)
 
 @dataclass
 class _NetRecorder:
-    """Audit hook: records connects and lookups while active; refuses non-loopback connects."""
+    """Audit hook: records connects and lookups while active; refuses connects beyond loopback
+    and DNS lookups of real names, so no test can send traffic off this machine."""
 
     active: bool = False
     connects: list[str] = field(default_factory=list)
@@ -68,7 +71,18 @@ class _NetRecorder:
             if host not in ("127.0.0.1", "::1"):
                 raise PermissionError(f"test tried to reach {host}")
         elif event == "socket.getaddrinfo":
-            self.lookups.append(str(args[0]))
+            host = str(args[0])
+            self.lookups.append(host)
+            if host != "localhost" and not _is_ip_literal(host):
+                raise PermissionError(f"test tried to look up {host} in DNS")
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 _RECORDER = _NetRecorder()
@@ -84,6 +98,25 @@ def network() -> Iterator[_NetRecorder]:
         yield _RECORDER
     finally:
         _RECORDER.active = False
+
+
+@pytest.fixture(scope="module")
+def _shared_server() -> Iterator[LoopbackServer]:
+    with serve() as server:
+        # Clients here often hang up mid-response on purpose; the idle handler then reads a
+        # reset socket and socketserver would print that traceback to stderr.
+        assert server._server is not None
+        server._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+        yield server
+
+
+@pytest.fixture
+def loopback(_shared_server: LoopbackServer) -> LoopbackServer:
+    """One server for the module (stopping one costs half a second), fresh routes per test."""
+    _shared_server.routes.clear()
+    with _shared_server._lock:
+        _shared_server.requests.clear()
+    return _shared_server
 
 
 async def fetch(url: str, policy: FetchPolicy = LOCAL, **kwargs: Any) -> FetchResult:
@@ -139,7 +172,9 @@ def _gzip_of_zeros(total: int) -> Iterator[bytes]:
 # --- plain success -----------------------------------------------------------------------------
 
 
-async def test_returns_body_and_lower_cased_caching_headers(loopback: LoopbackServer) -> None:
+async def test_returns_body_and_lower_cased_caching_headers(
+    loopback: LoopbackServer, network: _NetRecorder
+) -> None:
     loopback.route(
         "/feed",
         Response(
@@ -288,7 +323,7 @@ async def test_dns_failure_names_the_host() -> None:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     async with Fetcher(FetchPolicy(), resolver=resolver) as fetcher:
-        with pytest.raises(NetworkError, match="DNS lookup failed for host nowhere.example"):
+        with pytest.raises(NetworkError, match=r"DNS lookup failed for host nowhere\.example"):
             await fetcher.fetch("https://nowhere.example/rss")
 
 
@@ -354,9 +389,7 @@ async def test_body_over_cap_stops_reading_and_cuts_the_server_off(
     chunk = b"x" * (64 << 10)
     loopback.route(
         "/huge",
-        lambda _: _streaming_route(
-            loopback, iter([chunk] * (total // len(chunk))), {}, progress
-        ),
+        lambda _: _streaming_route(loopback, iter([chunk] * (total // len(chunk))), {}, progress),
     )
 
     with pytest.raises(ResponseTooLargeError, match="262,144-byte limit"):
@@ -405,23 +438,27 @@ async def test_gzip_bomb_stops_at_decompressed_cap_with_bounded_memory(
 
 
 async def test_slow_drip_is_stopped_by_the_overall_deadline(loopback: LoopbackServer) -> None:
+    stop = threading.Event()
+
     def drip(_: Request) -> None:
         handler = loopback.handler()
         handler.send_response(200)
         handler.send_header("Content-Length", "60")
         handler.end_headers()
         try:
-            for _ in range(60):
+            while not stop.wait(1.0):  # one byte a second: never idle long enough to time out
                 handler.wfile.write(b".")
-                threading.Event().wait(1.0)
         except OSError:
             pass
 
     loopback.route("/drip", drip)
     policy = FetchPolicy(allow_private=True, total_timeout=2, read_timeout=15)
 
-    with pytest.raises(FetchTimeoutError, match="after 2 s") as caught:
-        await fetch(loopback.url("/drip"), policy)
+    try:
+        with pytest.raises(FetchTimeoutError, match="after 2 s") as caught:
+            await fetch(loopback.url("/drip"), policy)
+    finally:
+        stop.set()
     assert caught.value.transient
 
 
@@ -449,9 +486,7 @@ async def test_connection_reset_mid_body_is_a_network_error(loopback: LoopbackSe
         handler.send_header("Content-Length", "1000")
         handler.end_headers()
         handler.wfile.write(b"partial")
-        handler.connection.setsockopt(
-            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-        )
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         handler.connection.close()
         handler.close_connection = True
 
@@ -502,9 +537,7 @@ async def test_error_status_says_whether_a_retry_can_help(
 
 
 @pytest.mark.parametrize("content_type", ["application/pdf", "image/jpeg", "application/json"])
-async def test_article_fetch_refuses_non_html(
-    loopback: LoopbackServer, content_type: str
-) -> None:
+async def test_article_fetch_refuses_non_html(loopback: LoopbackServer, content_type: str) -> None:
     loopback.route("/doc", Response(200, b"%PDF-1.7", {"Content-Type": content_type}))
 
     with pytest.raises(UnsupportedContentError, match=content_type) as caught:
@@ -591,3 +624,12 @@ async def test_url_without_host_is_a_permanent_fetch_error() -> None:
     with pytest.raises(FetchError) as caught:
         await fetch("http:///feed")
     assert not caught.value.transient
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"total_timeout": 0}, {"max_bytes": -1}, {"max_redirects": -1}, {"read_timeout": 0}],
+)
+def test_nonsensical_policy_is_a_config_error(overrides: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        FetchPolicy(**overrides)  # type: ignore[arg-type]

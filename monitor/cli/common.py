@@ -49,7 +49,9 @@ def settings_from(config: Path | None, db: Path | None = None, **overrides: Any)
 
 def setup_logging(verbose: bool = False) -> None:
     level = logging.DEBUG if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 def print_json(obj: Any, out: Callable[[str], None] = typer.echo) -> None:

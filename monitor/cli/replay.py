@@ -34,12 +34,11 @@ def _table(report: ReplayReport) -> Table:
     for item in report.items:
         o = item.outcome
         topics = ", ".join(f"{t.name}{'*' if t.substantive else ''}" for t in o.match.topics)
-        actors = ", ".join(
-            a.name + (" (role)" if a.via == "role" else "") for a in o.match.actors
-        )
+        actors = ", ".join(a.name + (" (role)" if a.via == "role" else "") for a in o.match.actors)
         status = o.status if not o.reason else f"{o.status}: {o.reason}"
-        table.add_row(o.title[:60] or item.path.name, status, topics, actors,
-                      "yes" if o.alerted else "")
+        table.add_row(
+            o.title[:60] or item.path.name, status, topics, actors, "yes" if o.alerted else ""
+        )
     return table
 
 
@@ -62,8 +61,9 @@ def replay_command(
 
         def progress(item: ReplayItem) -> None:
             if not json_out:
-                console.print(f"  {item.outcome.status:<9} {item.outcome.title[:70]}",
-                              highlight=False)
+                console.print(
+                    f"  {item.outcome.status:<9} {item.outcome.title[:70]}", highlight=False
+                )
 
         report = asyncio.run(
             run_replay(directory, settings, alert_stream=sys.stderr, progress=progress)

@@ -1,0 +1,256 @@
+"""The feed list: ``feeds.toml``, OPML import/export, and keeping the database in step.
+
+Feeds come from two places: the feeds file (``[[feed]]`` tables, managed by the operator's
+editor) and ``pantau feeds add`` (straight into the database). Syncing adds file feeds that
+are new and updates name, interval, zone and enabled of the ones already known; feeds added
+from the command line are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session
+
+from monitor.config import Settings, read_toml
+from monitor.dates import WIB, WIT, WITA
+from monitor.errors import ConfigError
+from monitor.paths import default_config_dir
+from monitor.urls import source_of
+from storage.feed_state import feed_by_url
+from storage.tables import Feed
+
+_FEED_KEYS = frozenset({"url", "name", "interval", "tz", "enabled"})
+_ZONES: dict[str, tzinfo] = {"wib": WIB, "wita": WITA, "wit": WIT, "utc": UTC}
+_UNSAFE_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed as the operator describes it."""
+
+    url: str
+    name: str = ""
+    interval: float | None = None
+    tz: str | None = None
+    enabled: bool = True
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def check_feed_url(url: str, where: str) -> str:
+    """An absolute http(s) URL with a host, or ConfigError saying what is wrong."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: url: {url!r} is not an absolute http(s) URL")
+    return url
+
+
+def zone_for(name: str | None, where: str = "feed") -> tzinfo:
+    """WIB/WITA/WIT/UTC or an IANA zone name ("Asia/Makassar"); None means WIB."""
+    if not name:
+        return WIB
+    known = _ZONES.get(name.strip().lower())
+    if known is not None:
+        return known
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{where}: tz: unknown time zone {name!r} (use WIB, WITA, WIT or an IANA name "
+            "such as Asia/Jakarta)"
+        ) from exc
+
+
+def _spec(raw: Any, where: str) -> FeedSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table with url = \"...\"")
+    unknown = set(raw) - _FEED_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
+            f"(allowed: {', '.join(sorted(_FEED_KEYS))})"
+        )
+    if not isinstance(raw.get("url"), str):
+        raise ConfigError(f"{where}: url: required, a string")
+    url = check_feed_url(raw["url"], where)
+    name = raw.get("name", "")
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: name: must be a string")
+    interval = raw.get("interval")
+    if interval is not None and (
+        isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0
+    ):
+        raise ConfigError(f"{where}: interval: must be a positive number of seconds")
+    tz = raw.get("tz")
+    if tz is not None:
+        if not isinstance(tz, str):
+            raise ConfigError(f"{where}: tz: must be a string")
+        zone_for(tz, where)
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where}: enabled: must be true or false")
+    return FeedSpec(
+        url=url,
+        name=name.strip(),
+        interval=float(interval) if interval is not None else None,
+        tz=tz,
+        enabled=enabled,
+    )
+
+
+def parse_feeds_document(data: dict[str, Any], source: str) -> list[FeedSpec]:
+    """``{"feed": [{...}, ...]}`` (a parsed feeds.toml) -> validated specs."""
+    unknown = set(data) - {"feed"}
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown top-level key(s) {', '.join(sorted(unknown))} "
+            "(feeds are [[feed]] tables)"
+        )
+    raw = data.get("feed", [])
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: feed: use [[feed]] tables, one per feed")
+    specs: list[FeedSpec] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        spec = _spec(item, f"{source}: feed[{i}]")
+        if spec.url in seen:
+            raise ConfigError(
+                f"{source}: feed[{i}]: {spec.url} is already listed as feed[{seen[spec.url]}]"
+            )
+        seen[spec.url] = i
+        specs.append(spec)
+    return specs
+
+
+def feeds_file_path(settings: Settings) -> Path:
+    return settings.feeds_file or default_config_dir() / "feeds.toml"
+
+
+def load_feeds_file(path: Path) -> list[FeedSpec]:
+    """Read and validate a feeds.toml; a missing file is an error naming the path."""
+    return parse_feeds_document(read_toml(path), str(path))
+
+
+# --- database sync -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+
+
+def add_feed(
+    session: Session, spec: FeedSpec, *, default_interval: float, now: datetime
+) -> tuple[Feed, bool]:
+    """Insert a feed (due at once) or return the existing one; (feed, created)."""
+    existing = feed_by_url(session, spec.url)
+    if existing is not None:
+        return existing, False
+    feed = Feed(
+        url=spec.url,
+        name=spec.name or spec.url,
+        source=source_of(spec.url),
+        enabled=spec.enabled,
+        default_tz=spec.tz,
+        interval_seconds=max(1, round(spec.interval or default_interval)),
+        next_poll_at=now,
+        created_at=now,
+    )
+    session.add(feed)
+    session.flush()
+    return feed, True
+
+
+def _update(feed: Feed, spec: FeedSpec) -> bool:
+    changed = False
+    wanted: dict[str, Any] = {
+        "name": spec.name or feed.name or spec.url,
+        "default_tz": spec.tz,
+        "enabled": spec.enabled,
+    }
+    if spec.interval is not None and feed.polls == 0:
+        wanted["interval_seconds"] = max(1, round(spec.interval))
+    for key, value in wanted.items():
+        if getattr(feed, key) != value:
+            setattr(feed, key, value)
+            changed = True
+    return changed
+
+
+def sync_feeds(
+    session: Session, specs: Iterable[FeedSpec], *, default_interval: float, now: datetime
+) -> SyncReport:
+    """Bring the database in step with the feeds file (never deletes a feed)."""
+    added: list[str] = []
+    updated: list[str] = []
+    for spec in specs:
+        feed, created = add_feed(session, spec, default_interval=default_interval, now=now)
+        if created:
+            added.append(spec.url)
+        elif _update(feed, spec):
+            updated.append(spec.url)
+    session.flush()
+    return SyncReport(tuple(added), tuple(updated))
+
+
+# --- OPML ----------------------------------------------------------------------------------
+
+
+def parse_opml(data: bytes, source: str) -> list[FeedSpec]:
+    """Feeds of an OPML document (every ``outline`` with an ``xmlUrl``, at any depth).
+
+    The stdlib parser expands internal entities, so any DOCTYPE or ENTITY declaration is
+    refused before parsing ("billion laughs"); OPML never needs one.
+    """
+    if _UNSAFE_XML.search(data):
+        raise ConfigError(
+            f"{source}: refused: the OPML declares a DOCTYPE or entities, which Pantau does "
+            "not expand (remove the <!DOCTYPE ...> line)"
+        )
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as exc:
+        raise ConfigError(f"{source}: not valid OPML/XML: {exc}") from exc
+    if root.tag.lower() != "opml":
+        raise ConfigError(f"{source}: not OPML (the root element is <{root.tag}>)")
+    specs: list[FeedSpec] = []
+    urls: set[str] = set()
+    for i, outline in enumerate(root.iter("outline")):
+        url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+        if not url:
+            continue  # a folder
+        url = check_feed_url(url, f"{source}: outline {i + 1}")
+        if url in urls:
+            continue
+        urls.add(url)
+        name = (outline.get("title") or outline.get("text") or "").strip()
+        specs.append(FeedSpec(url=url, name=name))
+    return specs
+
+
+def render_opml(feeds: Sequence[Feed], *, title: str = "Pantau feeds") -> str:
+    root = ElementTree.Element("opml", version="2.0")
+    head = ElementTree.SubElement(root, "head")
+    ElementTree.SubElement(head, "title").text = title
+    body = ElementTree.SubElement(root, "body")
+    for feed in feeds:
+        name = feed.name or feed.url
+        ElementTree.SubElement(
+            body, "outline", type="rss", text=name, title=name, xmlUrl=feed.url
+        )
+    ElementTree.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(
+        root, encoding="unicode"
+    ) + "\n"

@@ -1,0 +1,163 @@
+"""Feed scheduling state: claiming due feeds under a lease, releasing them with their new state.
+
+A lease (``lease_owner``, ``lease_expires_at``) lets several daemons share one database without
+polling a feed twice: a claim takes only feeds whose lease is free or expired, and a release
+only writes if the caller still holds the lease. A crashed daemon's leases simply expire.
+
+PostgreSQL claims with ``SELECT ... FOR UPDATE SKIP LOCKED``; SQLite, which serialises writers,
+with one ``UPDATE ... WHERE id IN (SELECT ...) RETURNING`` statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, update
+from sqlmodel import Session, col, select
+
+from storage.tables import ArticleRow, Feed, FeedEvent, SeenEntry
+
+# Columns a release may write; the lease columns are the module's own business.
+STATE_COLUMNS = frozenset(
+    {
+        "etag",
+        "last_modified",
+        "body_hash",
+        "interval_seconds",
+        "last_polled_at",
+        "last_success_at",
+        "last_new_item_at",
+        "consecutive_failures",
+        "last_error",
+        "healthy",
+        "unhealthy_reason",
+        "initial_poll_done",
+        "polls",
+        "retired",
+    }
+)
+
+
+def _due(now: datetime, exclude: Collection[int]) -> Any:
+    cond = (
+        (col(Feed.enabled).is_(True))
+        & (col(Feed.retired).is_(False))
+        & (col(Feed.next_poll_at) <= now)
+        & or_(col(Feed.lease_expires_at).is_(None), col(Feed.lease_expires_at) < now)
+    )
+    if exclude:
+        cond = cond & col(Feed.id).not_in(list(exclude))
+    return cond
+
+
+def claim_due_feeds(
+    session: Session,
+    owner: str,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    *,
+    exclude: Collection[int] = (),
+) -> list[Feed]:
+    """Lease up to ``limit`` due feeds (earliest ``next_poll_at`` first) to ``owner``.
+
+    Returns the claimed feeds as detached snapshots once the caller's transaction commits.
+    ``exclude``: feed ids the caller is still polling (its own lease may have run out).
+    """
+    if limit <= 0:
+        return []
+    expires = now + timedelta(seconds=lease_seconds)
+    due_ids = (
+        select(Feed.id).where(_due(now, exclude)).order_by(col(Feed.next_poll_at)).limit(limit)
+    )
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        ids = list(session.exec(due_ids.with_for_update(skip_locked=True)).all())
+    else:
+        ids = [
+            row[0]
+            for row in session.execute(
+                update(Feed)
+                .where(col(Feed.id).in_(due_ids.scalar_subquery()))
+                .values(lease_owner=owner, lease_expires_at=expires)
+                .returning(col(Feed.id))
+            ).all()
+        ]
+    if not ids:
+        return []
+    if bind.dialect.name == "postgresql":
+        session.execute(
+            update(Feed)
+            .where(col(Feed.id).in_(ids))
+            .values(lease_owner=owner, lease_expires_at=expires)
+        )
+    session.expire_all()
+    feeds = session.exec(
+        select(Feed).where(col(Feed.id).in_(ids)).order_by(col(Feed.next_poll_at))
+    ).all()
+    return list(feeds)
+
+
+def release(
+    session: Session, feed_id: int, owner: str, next_poll_at: datetime, **state: Any
+) -> bool:
+    """Write a polled feed's new state and free its lease; False if ``owner`` lost the lease
+    (it expired and another daemon claimed the feed), in which case nothing is written."""
+    unknown = set(state) - STATE_COLUMNS
+    if unknown:
+        raise ValueError(f"not feed state columns: {', '.join(sorted(unknown))}")
+    result = session.execute(
+        update(Feed)
+        .where(col(Feed.id) == feed_id, col(Feed.lease_owner) == owner)
+        .values(next_poll_at=next_poll_at, lease_owner=None, lease_expires_at=None, **state)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def release_leases(session: Session, owner: str) -> int:
+    """Free every lease ``owner`` holds without touching the schedule (shutdown: polls that
+    were cancelled stay due and are picked up by the next start)."""
+    result = session.execute(
+        update(Feed)
+        .where(col(Feed.lease_owner) == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
+def add_feed_event(session: Session, feed_id: int, kind: str, message: str, at: datetime) -> None:
+    """Record a health transition (unhealthy, recovered, retired)."""
+    session.add(FeedEvent(feed_id=feed_id, kind=kind, message=message, at=at))
+
+
+def feed_events(session: Session, feed_id: int) -> Sequence[FeedEvent]:
+    return session.exec(
+        select(FeedEvent).where(FeedEvent.feed_id == feed_id).order_by(col(FeedEvent.id))
+    ).all()
+
+
+def new_item_times(session: Session, feed_id: int, *, limit: int = 200) -> list[datetime]:
+    """When the feed's most recent entries were first seen: its history of new items."""
+    rows = session.exec(
+        select(SeenEntry.first_seen_at)
+        .where(SeenEntry.feed_id == feed_id)
+        .order_by(col(SeenEntry.first_seen_at).desc())
+        .limit(limit)
+    ).all()
+    return list(rows)
+
+
+def feed_by_url(session: Session, url: str) -> Feed | None:
+    return session.exec(select(Feed).where(Feed.url == url)).first()
+
+
+def delete_feed(session: Session, feed_id: int) -> None:
+    """Remove a feed and its bookkeeping; its stored articles stay (without a feed)."""
+    session.execute(
+        update(ArticleRow).where(col(ArticleRow.feed_id) == feed_id).values(feed_id=None)
+    )
+    session.execute(delete(SeenEntry).where(col(SeenEntry.feed_id) == feed_id))
+    session.execute(delete(FeedEvent).where(col(FeedEvent.feed_id) == feed_id))
+    session.execute(delete(Feed).where(col(Feed.id) == feed_id))
