@@ -16,18 +16,21 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from monitor.alert.channels import Channel, build_channel
 from monitor.alert.flood import FloodPolicy
 from monitor.config import ChannelSettings, Settings
 from monitor.dedup import DedupConfig, DedupIndex
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StorageError
 from monitor.fetch import Fetcher, FetchPolicy
 from monitor.match import Lexicon, Matcher
 from monitor.outbox import DeliveryPolicy, Outbox
 from monitor.pipeline import Pipeline
 from monitor.rules import AlertRule
-from storage.engine import create_schema, make_engine
+from storage import migrate
+from storage.engine import make_engine
+from storage.errors import SchemaError
 
 _OWN_KEYS = {"name", "rate_limit", "rate_period", "give_up_after"}
 
@@ -114,9 +117,37 @@ def dedup_config(settings: Settings) -> DedupConfig:
     return DedupConfig(threshold=settings.dedup.threshold, window_days=settings.dedup.window_days)
 
 
-def open_engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
-    create_schema(engine)
+def open_engine(settings: Settings, *, upgrade: bool | None = None) -> Engine:
+    """Connect and make sure the schema is this Pantau's: migrated to head when
+    ``database.auto_upgrade`` (or ``upgrade``) is on, else checked. Raises StorageError."""
+    try:
+        engine = make_engine(settings.database_url)
+    except OSError as exc:  # the SQLite file's directory cannot be created
+        reason = (
+            "is a file, not a directory"
+            if isinstance(exc, FileExistsError | NotADirectoryError)
+            else f"cannot be created: {exc.strerror or exc}"
+        )
+        raise StorageError(
+            f"cannot create the database {settings.database_url}: {exc.filename or 'its folder'} "
+            f"{reason}; choose another --db or database.url",
+            transient=False,
+        ) from exc
+    run_upgrade = settings.database.auto_upgrade if upgrade is None else upgrade
+    try:
+        if run_upgrade:
+            migrate.upgrade(engine)
+        else:
+            migrate.check(engine)
+    except SchemaError as exc:
+        engine.dispose()
+        raise StorageError(exc.message, transient=False) from exc
+    except OperationalError as exc:
+        engine.dispose()
+        raise StorageError(
+            f"cannot open the database {engine.url.render_as_string(hide_password=True)}: "
+            f"{exc.orig}"
+        ) from exc
     return engine
 
 

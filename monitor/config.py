@@ -89,7 +89,7 @@ class ChannelSettings(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     name: str = Field(min_length=1)
-    type: Literal["console", "slack", "email", "webhook"]
+    type: Literal["console", "slack", "email", "webhook", "jsonl"]
     rate_limit: int = Field(20, gt=0)
     rate_period: float = Field(600.0, gt=0)
     give_up_after: float = Field(6 * 3600.0, gt=0)
@@ -170,11 +170,28 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _format_validation(source: str, exc: ValidationError) -> str:
+def _env_sources(env: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Settings path -> the environment variable that set it (to name it in errors)."""
+    out: dict[tuple[str, ...], str] = {}
+    if env.get("PANTAU_DATABASE_URL"):
+        out[("database", "url")] = "PANTAU_DATABASE_URL"
+    for key in env:
+        if key.startswith(ENV_PREFIX) and "__" in key:
+            out[tuple(key[len(ENV_PREFIX) :].lower().split("__"))] = key
+    return out
+
+
+def _format_validation(
+    source: str, exc: ValidationError, env_sources: Mapping[tuple[str, ...], str] | None = None
+) -> str:
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        lines.append(f"{source}: {loc}: {err['msg']}")
+        path = tuple(str(p) for p in err["loc"])
+        where = source
+        for env_path, var in (env_sources or {}).items():
+            if path[: len(env_path)] == env_path or env_path[: len(path)] == path:
+                where = f"environment variable {var}"
+        lines.append(f"{where}: {'.'.join(path)}: {err['msg']}")
     return "\n".join(lines)
 
 
@@ -211,7 +228,7 @@ def load_settings(
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(source, exc)) from exc
+        raise ConfigError(_format_validation(source, exc, _env_sources(env))) from exc
     _check_references(settings, source)
     return settings
 

@@ -1,11 +1,16 @@
 """Extract stage: HTML page -> article text (trafilatura), title, date and canonical URL.
 
+Page bytes are decoded here, not by trafilatura, so that lying charset labels (windows-1252
+sent as UTF-8 and the reverse) never turn into mojibake in stored text.
+
 Pure and synchronous (CPU-bound): the pipeline runs it in a bounded worker pool.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,19 +18,81 @@ import trafilatura
 
 from monitor.errors import ExtractError
 from monitor.models import ExtractedArticle
+from monitor.parse import repair_mojibake
 
 MIN_BODY_CHARS = 80
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_HEAD_BYTES = 4096
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE
+)
+_XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""")
+_HTTP_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+
+
+def charset_from_content_type(content_type: str | None) -> str | None:
+    """``text/html; charset=ISO-8859-1`` -> ``ISO-8859-1``; None when absent."""
+    match = _HTTP_CHARSET.search(content_type or "")
+    return match.group(1) if match else None
+
+
+def declared_charsets(content: bytes) -> list[str]:
+    """Charsets the page declares about itself: XML declaration, then ``<meta charset>`` /
+    ``<meta http-equiv=Content-Type>`` in the first 4 KiB."""
+    head = content[:_HEAD_BYTES]
+    found = [m.group(1).decode("ascii") for m in _XML_DECL_ENCODING.finditer(head)]
+    found += [m.group(1).decode("ascii") for m in _META_CHARSET.finditer(head)]
+    return found
+
+
+def _codec(label: str) -> str | None:
+    """Python's codec name for a charset label; Latin-1/ASCII labels mean windows-1252, as in
+    every browser (servers say ISO-8859-1 and send curly quotes)."""
+    try:
+        name = codecs.lookup(label.strip().lower()).name
+    except LookupError:
+        return None
+    return "cp1252" if name in ("latin-1", "iso8859-1", "ascii") else name
+
+
 def decode_html(content: bytes, declared_charset: str | None = None) -> str:
-    """Decode page bytes: declared charset first, then UTF-8, then windows-1252 (never fails)."""
-    for enc in (declared_charset, "utf-8"):
-        if not enc:
-            continue
-        try:
-            return content.decode(enc)
-        except (LookupError, UnicodeDecodeError):
-            continue
+    """Decode page bytes without mojibake, whatever the labels claim. Never fails.
+
+    Order: a BOM; a declared UTF-16/32 that decodes; valid UTF-8 (labels lie far more often
+    than legacy text happens to be valid UTF-8, so "windows-1252" pages that are really UTF-8
+    come out right); the first declared legacy charset (HTTP header, then the page's own
+    declaration) that decodes cleanly; windows-1252 as the last resort ("UTF-8" pages that are
+    really windows-1252 or ISO-8859-1).
+    """
+    for bom, encoding in _BOMS:
+        if content.startswith(bom):
+            return content[len(bom) :].decode(encoding, errors="replace")
+    labels = [declared_charset] if declared_charset else []
+    codecs_ = [c for c in (_codec(label) for label in labels + declared_charsets(content)) if c]
+    for name in codecs_:
+        if name.startswith(("utf-16", "utf-32")):
+            try:
+                return content.decode(name)
+            except UnicodeDecodeError:
+                continue
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    for name in codecs_:
+        if name != "utf-8":
+            try:
+                return content.decode(name)
+            except UnicodeDecodeError:
+                continue
     return content.decode("cp1252", errors="replace")
 
 
@@ -41,10 +108,16 @@ def _parse_date(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def extract_article(html: str | bytes, url: str) -> ExtractedArticle:
-    """Pull the article body out of a page; raise ExtractError when there is none."""
+def extract_article(
+    html: str | bytes, url: str, *, content_type: str | None = None
+) -> ExtractedArticle:
+    """Pull the article body out of a page; raise ExtractError when there is none.
+
+    ``content_type``: the HTTP Content-Type header, whose charset is one of the hints used to
+    decode bytes (see :func:`decode_html`).
+    """
     if isinstance(html, bytes):
-        html = decode_html(html)
+        html = decode_html(html, charset_from_content_type(content_type))
     try:
         raw = trafilatura.extract(
             html,
@@ -61,14 +134,15 @@ def extract_article(html: str | bytes, url: str) -> ExtractedArticle:
     if not raw:
         raise ExtractError(f"{url}: no article text found in the page")
     data: dict[str, Any] = json.loads(raw)
-    body = str(data.get("text") or "").strip()
+    # Pages double-encoded by their CMS ("Ã©" for "é") are repaired like feed titles are.
+    body = repair_mojibake(str(data.get("text") or "")).strip()
     if len(body) < MIN_BODY_CHARS:
         raise ExtractError(f"{url}: extracted text too short ({len(body)} characters)")
     canonical = data.get("url") or None
     return ExtractedArticle(
         url=url,
         canonical_url=str(canonical) if canonical and canonical != url else None,
-        title=str(data.get("title") or "").strip(),
+        title=repair_mojibake(str(data.get("title") or "")).strip(),
         body=body,
         published=_parse_date(data.get("date")),
         site_name=data.get("sitename") or None,

@@ -74,7 +74,7 @@ def zone_for(name: str | None, where: str = "feed") -> tzinfo:
 
 def _spec(raw: Any, where: str) -> FeedSpec:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a table with url = \"...\"")
+        raise ConfigError(f'{where}: expected a table with url = "..."')
     unknown = set(raw) - _FEED_KEYS
     if unknown:
         raise ConfigError(
@@ -247,10 +247,10 @@ def render_opml(feeds: Sequence[Feed], *, title: str = "Pantau feeds") -> str:
     body = ElementTree.SubElement(root, "body")
     for feed in feeds:
         name = feed.name or feed.url
-        ElementTree.SubElement(
-            body, "outline", type="rss", text=name, title=name, xmlUrl=feed.url
-        )
+        ElementTree.SubElement(body, "outline", type="rss", text=name, title=name, xmlUrl=feed.url)
     ElementTree.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(
-        root, encoding="unicode"
-    ) + "\n"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        + ElementTree.tostring(root, encoding="unicode")
+        + "\n"
+    )

@@ -32,6 +32,7 @@ _FURNITURE = re.compile(
     r"|^[\W_]*(?:share\s+this(?:\s+article|\s+post)?|bagikan(?:\s+artikel(?:\s+ini)?)?"
     r"|ad\s+image|advertisement|iklan|scroll\s+to\s+continue.*|gulir\s+untuk\s+melanjutkan.*"
     r"|author|copy\s+link|salin\s+tautan|komentar|comments?|print|cetak"
+    r"|baca\s+selengkapnya.{0,60}|read\s+more.{0,60}"
     r"|\d+\s+min(?:ute)?s?\s+read|dibaca\s+\d+\s+menit)\W*$"
     r"|^\W*(?:copyright|hak\s+cipta|©|\(c\)).*$"
     r"|.*all\s+rights?\s+reserved\W*$"

@@ -1,4 +1,4 @@
-"""Lexicons: topics, entity groups, actors and roles, loaded from ``topics.toml`` and ``actors.toml``.
+"""Lexicons: topics, groups, actors and roles, from ``topics.toml`` and ``actors.toml``.
 
 The TOML format is documented at the top of each shipped file (config/). Loading validates
 everything up front and raises :class:`~monitor.errors.ConfigError` naming the file, the key and
@@ -60,6 +60,8 @@ class Relevance:
     min_paragraphs: int = 2
     min_signals_in_sentence: int = 2
     min_paragraphs_per_signal: int = 1
+    min_hits: int = 2
+    min_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Group:
 
     name: str
     terms: tuple[Term, ...]
+    context: tuple[Term, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Actor:
     short: tuple[Term, ...] = ()
     topics: tuple[str, ...] = ()
     side: str | None = None
+    namesakes: tuple[Term, ...] = ()
 
     @property
     def name_term(self) -> Term:
@@ -100,7 +104,9 @@ class Holder:
     until: date | None
 
     def holds_on(self, day: date) -> bool:
-        return (self.start is None or self.start <= day) and (self.until is None or day < self.until)
+        return (self.start is None or self.start <= day) and (
+            self.until is None or day < self.until
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,8 @@ class Role:
     name: str
     terms: tuple[Term, ...]
     holders: tuple[Holder, ...]
+    topics: tuple[str, ...] = ()
+    titles: tuple[Term, ...] = ()
 
     def holder_on(self, day: date, *, former: bool = False) -> str | None:
         current = next((h.actor for h in self.holders if h.holds_on(day)), None)
@@ -136,7 +144,9 @@ class Lexicon:
         topics_doc = _read(config_dir / "topics.toml")
         actors_doc = _read(config_dir / "actors.toml")
         return cls.from_documents(
-            topics_doc, actors_doc, topics_file=config_dir / "topics.toml",
+            topics_doc,
+            actors_doc,
+            topics_file=config_dir / "topics.toml",
             actors_file=config_dir / "actors.toml",
         )
 
@@ -152,12 +162,19 @@ class Lexicon:
         t = _Reader(topics_file)
         a = _Reader(actors_file)
         t.only(topics_doc, "", {"exclude", "clitics", "groups", "topics"})
-        a.only(actors_doc, "", {"exclude", "role_blockers", "former_markers", "name_window",
-                                "actors", "roles"})
+        a.only(
+            actors_doc,
+            "",
+            {"exclude", "role_blockers", "former_markers", "name_window", "actors", "roles"},
+        )
         groups = tuple(
-            Group(name, t.terms(g, f"groups.{name}", "terms", required=True))
+            Group(
+                name,
+                t.terms(g, f"groups.{name}", "terms", required=True),
+                t.terms(g, f"groups.{name}", "context"),
+            )
             for name, g in t.table(topics_doc, "", "groups").items()
-            if t.only(g, f"groups.{name}", {"label", "terms"})
+            if t.only(g, f"groups.{name}", {"label", "terms", "context"})
         )
         group_names = {g.name for g in groups}
         topics = tuple(
@@ -172,7 +189,7 @@ class Lexicon:
         _unique(a, "actors", [x.name for x in actors])
         actor_names = {x.name for x in actors}
         roles = tuple(
-            _role(a, i, spec, actor_names)
+            _role(a, i, spec, actor_names, topic_names)
             for i, spec in enumerate(a.array(actors_doc, "", "roles"))
         )
         return cls(
@@ -215,8 +232,9 @@ class _Reader:
     def only(self, doc: dict[str, Any], where: str, allowed: set[str]) -> bool:
         unknown = sorted(set(doc) - allowed)
         if unknown:
-            raise self.fail(where, unknown[0], f"unknown key (expected one of: "
-                            f"{', '.join(sorted(allowed))})")
+            raise self.fail(
+                where, unknown[0], f"unknown key (expected one of: {', '.join(sorted(allowed))})"
+            )
         return True
 
     def table(
@@ -266,6 +284,12 @@ class _Reader:
             raise self.fail(where, key, "must be a non-empty string")
         return value
 
+    def share(self, doc: dict[str, Any], where: str, key: str, default: float) -> float:
+        value = doc.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise self.fail(where, key, "must be a number between 0 and 1")
+        return float(value)
+
     def integer(self, doc: dict[str, Any], where: str, key: str, default: int) -> int:
         value = doc.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -303,8 +327,18 @@ def _topic(r: _Reader, name: str, spec: dict[str, Any], groups: set[str]) -> Top
     if not isinstance(rel, dict):
         raise r.fail(where, "relevance", "must be a table")
     rwhere = f"{where}.relevance"
-    r.only(rel, rwhere, {"title", "min_paragraphs", "min_signals_in_sentence",
-                         "min_paragraphs_per_signal"})
+    r.only(
+        rel,
+        rwhere,
+        {
+            "title",
+            "min_paragraphs",
+            "min_signals_in_sentence",
+            "min_paragraphs_per_signal",
+            "min_hits",
+            "min_share",
+        },
+    )
     default = Relevance()
     relevance = Relevance(
         title=r.boolean(rel, rwhere, "title", default.title),
@@ -315,6 +349,8 @@ def _topic(r: _Reader, name: str, spec: dict[str, Any], groups: set[str]) -> Top
         min_paragraphs_per_signal=r.integer(
             rel, rwhere, "min_paragraphs_per_signal", default.min_paragraphs_per_signal
         ),
+        min_hits=r.integer(rel, rwhere, "min_hits", default.min_hits),
+        min_share=r.share(rel, rwhere, "min_share", default.min_share),
     )
     return Topic(
         name=name,
@@ -326,11 +362,9 @@ def _topic(r: _Reader, name: str, spec: dict[str, Any], groups: set[str]) -> Top
     )
 
 
-def _actor(
-    r: _Reader, i: int, spec: dict[str, Any], topics: set[str], groups: set[str]
-) -> Actor:
+def _actor(r: _Reader, i: int, spec: dict[str, Any], topics: set[str], groups: set[str]) -> Actor:
     where = f"actors[{i}]"
-    r.only(spec, where, {"name", "aliases", "short", "topics", "side"})
+    r.only(spec, where, {"name", "aliases", "short", "topics", "side", "namesakes"})
     name = r.string(spec, where, "name", None)
     where = f"actors[{i}] ({name})"
     for t in r.strings(spec, where, "topics"):
@@ -345,14 +379,18 @@ def _actor(
         short=r.terms(spec, where, "short"),
         topics=r.strings(spec, where, "topics"),
         side=side,
+        namesakes=r.terms(spec, where, "namesakes"),
     )
 
 
-def _role(r: _Reader, i: int, spec: dict[str, Any], actors: set[str]) -> Role:
+def _role(r: _Reader, i: int, spec: dict[str, Any], actors: set[str], topics: set[str]) -> Role:
     where = f"roles[{i}]"
-    r.only(spec, where, {"name", "terms", "holders"})
+    r.only(spec, where, {"name", "terms", "holders", "topics", "titles"})
     name = r.string(spec, where, "name", None)
     where = f"roles[{i}] ({name})"
+    for t in r.strings(spec, where, "topics"):
+        if t not in topics:
+            raise r.fail(where, "topics", f"unknown topic {t!r}")
     holders: list[Holder] = []
     for j, h in enumerate(r.array(spec, where, "holders", required=True)):
         hwhere = f"{where}.holders[{j}]"
@@ -365,8 +403,13 @@ def _role(r: _Reader, i: int, spec: dict[str, Any], actors: set[str]) -> Role:
             raise r.fail(hwhere, "until", "must be after 'from'")
         holders.append(Holder(actor, start, until))
     holders.sort(key=lambda h: h.start or date.min)
-    return Role(name=name, terms=r.terms(spec, where, "terms", required=True),
-                holders=tuple(holders))
+    return Role(
+        name=name,
+        terms=r.terms(spec, where, "terms", required=True),
+        holders=tuple(holders),
+        topics=r.strings(spec, where, "topics"),
+        titles=r.terms(spec, where, "titles"),
+    )
 
 
 def _unique(r: _Reader, key: str, names: Iterable[str]) -> None:

@@ -62,19 +62,24 @@ class Metrics:
             feeds_unhealthy=Gauge("pantau_feeds_unhealthy", "Unhealthy feeds", registry=r),
             feeds_total=Gauge("pantau_feeds", "Feeds watched", registry=r),
             feed_healthy=Gauge(
-                "pantau_feed_healthy", "1 when a feed is healthy, 0 when not", ["feed"],
+                "pantau_feed_healthy",
+                "1 when a feed is healthy, 0 when not",
+                ["feed"],
                 registry=r,
             ),
             alerts_failed_waiting=Gauge(
                 "pantau_alerts_failed_waiting",
-                "Alerts that gave up and wait for 'pantau alerts retry'", registry=r,
+                "Alerts that gave up and wait for 'pantau alerts retry'",
+                registry=r,
             ),
             poll_not_modified_ratio=Gauge(
                 "pantau_poll_not_modified_ratio",
-                "Share of polls answered 304 Not Modified since start", registry=r,
+                "Share of polls answered 304 Not Modified since start",
+                registry=r,
             ),
             database_up=Gauge(
-                "pantau_database_up", "1 when the database answered the last scrape",
+                "pantau_database_up",
+                "1 when the database answered the last scrape",
                 registry=r,
             ),
         )

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from monitor import events
 from monitor.alert.flood import FloodGate, FloodPolicy
 from monitor.alert.message import AlertMessage, DigestMessage
 from monitor.errors import AlertDeliveryError
@@ -154,8 +155,10 @@ class Outbox:
         *,
         policies: Mapping[str, DeliveryPolicy] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        notifier: events.EventNotifier | None = None,
     ) -> None:
         self.engine = engine
+        self.notifier = notifier  # woken after each commit that wrote alert events
         self.channels = dict(channels)
         self.policies = dict(policies or {})
         self.clock = clock
@@ -242,6 +245,12 @@ class Outbox:
                 db_row.sent_at = sent_at
                 db_row.attempts += 1
                 db_row.last_error = None
+                _append_alert_event(session, db_row, status=status)
+        self._notify()
+
+    def _notify(self) -> None:
+        if self.notifier is not None:
+            self.notifier.notify()
 
     def _postpone(self, rows: Sequence[AlertRow], until: datetime) -> None:
         with session_scope(self.engine) as session:
@@ -259,6 +268,8 @@ class Outbox:
                 if db_row is not None:
                     db_row.status = "failed"
                     db_row.last_error = error
+                    _append_alert_event(session, db_row, error=error)
+        self._notify()
         report.failed += len(rows)
         report.errors.append(error)
         log.error("alerts failed: %s", error)
@@ -290,8 +301,45 @@ class Outbox:
                     delay = retry_delay(db_row.attempts, policy, exc.retry_after)
                     db_row.next_attempt_at = now + timedelta(seconds=delay)
                     db_row.last_error = exc.message
+                    _append_alert_event(session, db_row, error=exc.message, final=False)
+            self._notify()
             report.retried += len(retry)
             log.warning("alert delivery will be retried: %s", exc.message)
+
+
+def _append_alert_event(
+    session: Session,
+    row: AlertRow,
+    *,
+    status: str = "",
+    error: str | None = None,
+    final: bool = True,
+) -> None:
+    """The documented ``alert.sent`` / ``alert.failed`` event for one outbox row."""
+    assert row.id is not None
+    try:
+        payload = json.loads(row.payload)
+    except ValueError:
+        payload = {}
+    common: dict[str, Any] = {
+        "alert_id": row.id,
+        "channel": row.channel,
+        "rule": row.rule,
+        "kind": row.kind,
+        "story_id": row.story_id,
+        "article_id": row.article_id,
+        "title": str(payload.get("title", "")),
+        "url": str(payload.get("url", "")),
+        "attempts": row.attempts,
+    }
+    if error is None:
+        data = events.alert_sent(status=status, **common)
+        repo.append_event(session, events.ALERT_SENT, events.encode(data))
+        return
+    data = events.alert_failed(
+        error=error, final=final, next_attempt_at=None if final else row.next_attempt_at, **common
+    )
+    repo.append_event(session, events.ALERT_FAILED, events.encode(data))
 
 
 def failed_alerts(engine: Engine) -> list[AlertRow]:

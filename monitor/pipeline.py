@@ -7,6 +7,7 @@ thin I/O edge. One entry's failure never stops the others.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -17,8 +18,16 @@ from typing import Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
 
-from monitor.dedup import DedupConfig, DedupIndex, DedupVerdict, IndexedArticle
+from monitor import events
+from monitor.dedup import (
+    DedupConfig,
+    DedupIndex,
+    DedupVerdict,
+    IndexedArticle,
+    changed_substantially,
+)
 from monitor.errors import ExtractError, PantauError, StorageError
 from monitor.extract import extract_article
 from monitor.fetch import ARTICLE_TYPES, Fetcher
@@ -55,6 +64,7 @@ class ArticleOutcome:
     alerted: bool = False
     duplicate_kind: str | None = None
     retry: bool = False  # transient failure: the entry stays unseen and is tried next poll
+    follow_up: bool = False  # a copy that raised a follow-up alert (new tracked actors)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class Pipeline:
         public_url: Callable[[str], str] = identity,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         options: PipelineOptions = PipelineOptions(),
+        notifier: events.EventNotifier | None = None,
     ) -> None:
         self.engine = engine
         self.fetcher = fetcher
@@ -86,6 +97,7 @@ class Pipeline:
         self.public_url = public_url
         self.clock = clock
         self.options = options
+        self.notifier = notifier  # woken after each commit that wrote events
 
     @classmethod
     def load_dedup(cls, engine: Engine, config: DedupConfig, now: datetime) -> DedupIndex:
@@ -140,11 +152,14 @@ class Pipeline:
         with session_scope(self.engine) as session:
             return repo.article_id_by_url(session, canonical_url)
 
-    async def _extract(self, content: bytes, url: str) -> ExtractedArticle:
+    async def _extract(
+        self, content: bytes, url: str, content_type: str | None = None
+    ) -> ExtractedArticle:
         loop = asyncio.get_running_loop()
+        work = functools.partial(extract_article, content, url, content_type=content_type)
         try:
             async with asyncio.timeout(self.options.extract_timeout):
-                return await loop.run_in_executor(self.executor, extract_article, content, url)
+                return await loop.run_in_executor(self.executor, work)
         except TimeoutError as exc:
             raise ExtractError(
                 f"{url}: extraction took longer than {self.options.extract_timeout:.0f} s"
@@ -164,7 +179,9 @@ class Pipeline:
                 duplicate_kind="same_url",
             )
         page = await self.fetcher.fetch(entry.link, allowed_types=ARTICLE_TYPES)
-        extracted = await self._extract(page.content, page.final_url)
+        extracted = await self._extract(
+            page.content, page.final_url, page.headers.get("content-type")
+        )
         page_canonical = (
             self.public_url(extracted.canonical_url) if extracted.canonical_url else None
         )
@@ -245,8 +262,11 @@ class Pipeline:
                     duplicate_kind=verdict.kind if is_copy else None,
                 )
                 story_id = verdict.story_id if is_copy else None
+                follow_up = None
+                if is_copy and story_id is not None and rules:
+                    follow_up = _follow_up_text(session, story_id, body, match, source)
                 alerts: list[repo.NewAlert] = []
-                if not is_copy:
+                if not is_copy or follow_up is not None:
                     alerts = [
                         repo.NewAlert(
                             rule=rule.name,
@@ -259,8 +279,11 @@ class Pipeline:
                                     source=source,
                                     published=published,
                                     match=match,
+                                    follow_up=follow_up[1] if follow_up else None,
                                 )
                             ),
+                            kind="follow_up" if follow_up else "alert",
+                            key_suffix=f":follow_up:{follow_up[0]}" if follow_up else "",
                         )
                         for rule in rules
                         for channel in rule.channels
@@ -284,6 +307,19 @@ class Pipeline:
                     ),
                     now,
                 )
+                self._append_match_events(
+                    session,
+                    article_id=article_id,
+                    story_id=story_id,
+                    title=title,
+                    url=canonical,
+                    source=source,
+                    published=published,
+                    now=now,
+                    match=match,
+                    duplicate_kind=verdict.kind if is_copy else None,
+                    alerted=bool(alerts),
+                )
         except IntegrityError:
             # Another worker stored the same canonical URL first.
             return ArticleOutcome(
@@ -296,6 +332,8 @@ class Pipeline:
             )
         except OperationalError as exc:
             raise StorageError(f"could not store {canonical}: {exc.orig}") from exc
+        if self.notifier is not None:
+            self.notifier.notify()
         self.dedup.add(
             IndexedArticle(
                 article_id=article_id,
@@ -316,8 +354,68 @@ class Pipeline:
             story_id=story_id,
             match=match,
             alerted=bool(alerts),
+            follow_up=bool(alerts) and is_copy,
             duplicate_kind=verdict.kind if is_copy else None,
         )
+
+    def _append_match_events(
+        self,
+        session: Session,
+        *,
+        article_id: int,
+        story_id: int,
+        title: str,
+        url: str,
+        source: str,
+        published: datetime,
+        now: datetime,
+        match: MatchResult,
+        duplicate_kind: str | None,
+        alerted: bool,
+    ) -> None:
+        """The documented ``match`` and ``story.updated`` events (monitor.events)."""
+        if not match.is_empty:
+            payload = events.match_event(
+                article_id=article_id,
+                story_id=story_id,
+                title=title,
+                url=url,
+                source=source,
+                published=published,
+                seen_at=now,
+                match=match,
+                duplicate_kind=duplicate_kind,
+                alerted=alerted,
+            )
+            repo.append_event(session, events.MATCH, events.encode(payload), now)
+        if duplicate_kind is not None:
+            payload = events.story_updated(
+                story_id=story_id,
+                article_id=article_id,
+                title=title,
+                url=url,
+                source=source,
+                duplicate_kind=duplicate_kind,
+                sources=repo.story_sources(session, story_id),
+            )
+            repo.append_event(session, events.STORY_UPDATED, events.encode(payload), now)
+
+
+def _follow_up_text(
+    session: Session, story_id: int, body: str, match: MatchResult, source: str
+) -> tuple[str, str] | None:
+    """(key, text) when a copy names tracked actors its story did not have; else None."""
+    known = repo.story_actor_names(session, story_id)
+    new_actors = sorted({a.name for a in match.actors} - known)
+    if not new_actors:
+        return None
+    changed = changed_substantially(repo.story_first_body(session, story_id), body)
+    naming = [p for p in changed if any(n.split()[-1] in p for n in new_actors)]
+    where = max(naming, key=len, default="")  # the new paragraph, not a changed headline
+    text = f"Updated copy from {source} newly names {', '.join(new_actors)}"
+    if where:
+        text += f": “{where[:280]}”"
+    return "|".join(new_actors), text
 
 
 def _match_rows(match: MatchResult) -> list[repo.NewMatch]:

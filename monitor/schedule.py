@@ -7,6 +7,7 @@ except through what it is given.
 
 from __future__ import annotations
 
+import itertools
 import random
 import statistics
 from collections.abc import Sequence
@@ -120,8 +121,8 @@ class Staleness:
         if self.silent_for is None or self.usual_gap is None:
             return "not enough history"
         return (
-            f"no new item for {_human(self.silent_for)} "
-            f"(it usually has one every {_human(self.usual_gap)})"
+            f"no new item for {human_duration(self.silent_for)} "
+            f"(it usually has one every {human_duration(self.usual_gap)})"
         )
 
 
@@ -129,10 +130,7 @@ def usual_gap(new_item_times: Sequence[datetime], *, burst: float) -> float | No
     """Median gap between bursts of new items; times closer than ``burst`` seconds are one
     burst (one poll marks many entries seen within milliseconds). None without enough history."""
     times = sorted(new_item_times)
-    gaps = [
-        (later - earlier).total_seconds()
-        for earlier, later in zip(times, times[1:], strict=False)
-    ]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(times)]
     gaps = [g for g in gaps if g >= burst]
     if len(gaps) < MIN_HISTORY_GAPS:
         return None
@@ -197,7 +195,10 @@ def transition(was_healthy: bool, now_healthy: bool) -> Transition | None:
     return None
 
 
-def _human(seconds: float) -> str:
+def human_duration(seconds: float) -> str:
+    """``0.4 s``, ``45 s``, ``12 min``, ``3.5 h``, ``2.0 days``: for log lines and reasons."""
+    if seconds < 10:
+        return f"{seconds:.2g} s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:

@@ -40,13 +40,24 @@ def fold_char(ch: str) -> str:
     return " " if folded.isspace() else folded
 
 
+# Runs of plain ASCII words and punctuation joined by single spaces fold with one ``lower()``;
+# other separators collapse to one space; anything else goes through ``fold_char``.
+_RUNS = re.compile(r"([!-,.-^`-~]+(?: [!-,.-^`-~]+)*)|([\s\-_‐‑‒–—―−]+)|(.)", re.DOTALL)
+
+
 def fold(text: str) -> Folded:
     """Fold ``text`` keeping a map from every folded character to its original index."""
     out: list[str] = []
     orig: list[int] = []
     last_space = True  # also drops leading whitespace
-    for i, ch in enumerate(text):
-        piece = fold_char(ch)
+    for m in _RUNS.finditer(text):
+        start = m.start()
+        if m.group(1) is not None:
+            out.append(m.group(1).lower())
+            orig.extend(range(start, m.end()))
+            last_space = False
+            continue
+        piece = " " if m.group(2) is not None else fold_char(m.group(3))
         for c in piece:
             if c == " ":
                 if last_space:
@@ -55,7 +66,7 @@ def fold(text: str) -> Folded:
             else:
                 last_space = False
             out.append(c)
-            orig.append(i)
+            orig.append(start)
     return Folded("".join(out), tuple(orig))
 
 
@@ -89,7 +100,9 @@ def camel_end(text: str, i: int) -> bool:
 # Sentences end at . ! ? (optionally followed by a closing quote) before whitespace, unless the
 # period belongs to an initialism ("U.S.") or a short abbreviation ("Dr.", "Jr.").
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
-_ABBREV = re.compile(r"(?:\b[A-Za-z]\.)+$|\b(?:Mr|Mrs|Ms|Dr|Jr|Sr|St|Gen|Lt|Col|No|Prof|dll|dsb)\.$")
+_ABBREV = re.compile(
+    r"(?:\b[A-Za-z]\.)+$|\b(?:Mr|Mrs|Ms|Dr|Jr|Sr|St|Gen|Lt|Col|No|Prof|dll|dsb)\.$"
+)
 
 
 def sentence_bounds(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -195,7 +195,11 @@ def latest_matches(session: Session, *, limit: int = 20, snippets: int = 3) -> l
         select(MatchRow).where(col(MatchRow.article_id).in_(ids)).order_by(col(MatchRow.id))
     ):
         rows.setdefault(m.article_id, []).append(m)
-    return [_matched_article(articles[i], rows.get(i, []), snippets) for i in ids if i in articles]
+    return [
+        _matched_article(articles[i], rows.get(i, []), snippets)
+        for i in ids
+        if i is not None and i in articles
+    ]
 
 
 def _matched_article(a: ArticleRow, matches: Sequence[MatchRow], limit: int) -> MatchedArticle:

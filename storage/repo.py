@@ -226,3 +226,21 @@ def alert_has_key(session: Session, key: str) -> bool:
 
 def append_event(session: Session, type_: str, payload: str, at: datetime | None = None) -> None:
     session.add(Event(type=type_, payload=payload, created_at=at or utcnow()))
+
+
+def story_actor_names(session: Session, story_id: int) -> set[str]:
+    """Actors already matched in any article of a story (for follow-up decisions)."""
+    rows = session.exec(
+        select(MatchRow.name)
+        .join(ArticleRow, col(ArticleRow.id) == col(MatchRow.article_id))
+        .where(ArticleRow.story_id == story_id, MatchRow.kind == "actor")
+    ).all()
+    return set(rows)
+
+
+def story_first_body(session: Session, story_id: int) -> str:
+    story = session.get(Story, story_id)
+    if story is None or story.first_article_id is None:
+        return ""
+    first = session.get(ArticleRow, story.first_article_id)
+    return (first.body or "") if first is not None else ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Integer, String, bindparam, text
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import TextualSelect
 from sqlmodel import Session
 
 from storage.types import UTCDateTime
@@ -121,7 +121,7 @@ def _postgres_sql(where: str) -> str:
     )
 
 
-def _statement(sql: str, params: dict[str, object]) -> TextClause:
+def _statement(sql: str, params: dict[str, object]) -> TextualSelect:
     stmt = text(sql).columns(
         article_id=Integer(),
         title=String(),

@@ -7,6 +7,8 @@ import pytest
 
 from tests.loopback import LoopbackServer, serve
 
+pytest_plugins = ["tests.dbfixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 

@@ -16,8 +16,7 @@ def test_six_link_variants_of_one_article_get_one_identity() -> None:
         ARTICLE,
         "http://kompas.com/read/2024/01/10/12000011/stoltenberg-mundur-digantikan-rutte"
         "?utm_source=facebook&utm_medium=social&utm_campaign=share",
-        "https://amp.kompas.com/read/2024/01/10/12000011/stoltenberg-mundur-digantikan-rutte"
-        "?amp=1",
+        "https://amp.kompas.com/read/2024/01/10/12000011/stoltenberg-mundur-digantikan-rutte?amp=1",
         "https://m.kompas.com/read/2024/01/10/12000011/stoltenberg-mundur-digantikan-rutte/amp",
         "HTTPS://WWW.KOMPAS.COM:443/read/2024/01/10/12000011/stoltenberg-mundur-digantikan-rutte"
         "?page=all#comments",
@@ -134,9 +133,7 @@ _HOSTS = st.sampled_from(
 # Path segment text: anything but the characters that end a path or start an escape, control
 # characters (browsers strip tabs/newlines) and the AMP marker segment.
 _SEGMENT = st.text(
-    alphabet=st.characters(
-        blacklist_categories=("Cc", "Cs"), blacklist_characters="/?#%\\"
-    ),
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="/?#%\\"),
     min_size=1,
     max_size=12,
 ).filter(lambda s: s.lower() != "amp")

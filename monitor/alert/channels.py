@@ -10,6 +10,7 @@ environment references) looks like::
                       list_unsubscribe = "mailto:desk-admin@example.org"; timeout = 20
     type = "webhook"; url = "https://..."; headers = {Authorization = "Bearer ..."}; timeout = 10
     type = "console"; json = false
+    type = "jsonl";   path = "/var/log/pantau/alerts.jsonl"; max_bytes = 10485760; backups = 5
 
 Unknown keys are rejected (typos otherwise silently disable an option).
 """
@@ -19,15 +20,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol, TextIO, runtime_checkable
 
 from monitor.alert.console import ConsoleChannel
 from monitor.alert.email import EmailChannel, Security
+from monitor.alert.jsonl import JsonlChannel
 from monitor.alert.message import AlertMessage, DigestMessage
 from monitor.alert.slack import SlackChannel
 from monitor.alert.webhook import WebhookChannel
 from monitor.errors import ConfigError
 from monitor.models import ActorMention, Span, TermHit, TopicScore
+from monitor.sinks import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, RotationPolicy
 
 
 @runtime_checkable
@@ -51,6 +55,7 @@ _KEYS: dict[str, tuple[set[str], set[str]]] = {
         | {"tls_verify", "cafile"},
     ),
     "console": (set(), {"json"}),
+    "jsonl": ({"path"}, {"max_bytes", "backups"}),
 }
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
@@ -143,6 +148,17 @@ def _email(table: _Table) -> EmailChannel:
     )
 
 
+def _jsonl(table: _Table) -> JsonlChannel:
+    max_bytes = table.options.get("max_bytes", DEFAULT_MAX_BYTES)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
+        raise table.fail("max_bytes", "must be a positive whole number of bytes")
+    backups = table.options.get("backups", DEFAULT_BACKUPS)
+    if isinstance(backups, bool) or not isinstance(backups, int) or backups < 0:
+        raise table.fail("backups", "must be a whole number, 0 or more")
+    path = Path(table.required_text("path")).expanduser()
+    return JsonlChannel(table.name, path, RotationPolicy(max_bytes=max_bytes, backups=backups))
+
+
 def build_channel(
     name: str, options: Mapping[str, object], *, stdout: TextIO | None = None
 ) -> Channel:
@@ -167,6 +183,8 @@ def build_channel(
             )
         if kind == "email":
             return _email(table)
+        if kind == "jsonl":
+            return _jsonl(table)
         return ConsoleChannel(name, stdout or sys.stdout, json=table.flag("json", False))
     except ValueError as exc:
         key = {"slack": "webhook_url", "webhook": "url"}.get(kind, "type")

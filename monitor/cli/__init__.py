@@ -32,8 +32,16 @@ def _root(
 
 def _register() -> None:
     # Command modules register themselves on `app` when imported.
+    from monitor.cli import alerts as _alerts  # noqa: F401
+    from monitor.cli import db as _db  # noqa: F401
+    from monitor.cli import export as _export  # noqa: F401
+    from monitor.cli import feeds as _feeds  # noqa: F401
     from monitor.cli import match as _match  # noqa: F401
     from monitor.cli import replay as _replay  # noqa: F401
+    from monitor.cli import run as _run  # noqa: F401
+    from monitor.cli import search as _search  # noqa: F401
+    from monitor.cli import status as _status  # noqa: F401  (status, config check)
+    from monitor.cli import tail as _tail  # noqa: F401
 
 
 def main() -> None:

@@ -33,7 +33,9 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except PantauError as exc:
-        err_console().print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+        err_console().print(
+            f"[bold red]error:[/] {exc.message}", markup=True, highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err_console().print("interrupted")

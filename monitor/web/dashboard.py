@@ -23,7 +23,11 @@ from storage.overview import (
 )
 
 PALETTE = ("#2f6db5", "#d9822b", "#3a9d5d", "#b53f5a", "#7a5cb5", "#5a8f9c", "#a8842f", "#666")
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'"
+# Same-origin scripts only (the live-update script served beside /events), nothing external.
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'"
+)
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,7 @@ def ago(when: datetime | None, now: datetime) -> str:
 def highlight(text: str, terms: Iterable[str]) -> str:
     """Escaped snippet with matched terms wrapped in <mark>."""
     return "".join(
-        f"<mark>{esc(s.text)}</mark>" if s.emphasis else esc(s.text)
-        for s in emphasise(text, terms)
+        f"<mark>{esc(s.text)}</mark>" if s.emphasis else esc(s.text) for s in emphasise(text, terms)
     )
 
 
@@ -136,8 +139,8 @@ def stacked_day_chart(counts: DailyCounts, *, label: str, width: int = 560) -> s
         parts.append(
             f'<rect x="{lx:.1f}" y="{ly - 10}" width="10" height="10" '
             f'fill="{PALETTE[j % len(PALETTE)]}"/>'
-            f'<text x="{lx + 14:.1f}" y="{ly}" class="legend">{esc(name)} ({sum(counts.series[name])})'
-            "</text>"
+            f'<text x="{lx + 14:.1f}" y="{ly}" class="legend">'
+            f"{esc(name)} ({sum(counts.series[name])})</text>"
         )
     if not names:
         parts.append(
@@ -204,8 +207,10 @@ def _link(title: str, url: str) -> str:
 
 def latest_section(articles: Sequence[MatchedArticle], tz: tzinfo) -> str:
     if not articles:
-        return '<section id="latest"><h2>Latest matches</h2><p class="empty">No matches yet.</p>' \
+        return (
+            '<section id="latest"><h2>Latest matches</h2><p class="empty">No matches yet.</p>'
             "</section>"
+        )
     items = []
     for a in articles:
         topics = " ".join(
@@ -226,10 +231,10 @@ def latest_section(articles: Sequence[MatchedArticle], tz: tzinfo) -> str:
 def charts_section(topics: DailyCounts, actors: DailyCounts) -> str:
     return (
         '<section id="charts"><h2>Last 7 days</h2><div class="charts">'
-        f'<figure><figcaption>Matching articles per topic per day</figcaption>'
-        f'{stacked_day_chart(topics, label="Matching articles per topic per day")}</figure>'
-        f'<figure><figcaption>Articles per actor (top 12)</figcaption>'
-        f'{bar_chart(actors.totals()[:12], label="Articles per actor, last 7 days")}</figure>'
+        f"<figure><figcaption>Matching articles per topic per day</figcaption>"
+        f"{stacked_day_chart(topics, label='Matching articles per topic per day')}</figure>"
+        f"<figure><figcaption>Articles per actor (top 12)</figcaption>"
+        f"{bar_chart(actors.totals()[:12], label='Articles per actor, last 7 days')}</figure>"
         "</div></section>"
     )
 
@@ -319,7 +324,21 @@ th{font-size:12px;color:#5b6475;font-weight:600}
 """
 
 
-def render_page(data: DashboardData, *, title: str = "Pantau", refresh: int = 60) -> str:
+def script_tags(paths: Sequence[str]) -> str:
+    """``<script defer>`` for same-origin paths; anything else is refused (no CDN)."""
+    for path in paths:
+        if not path.startswith("/") or path.startswith("//"):
+            raise ValueError(f"dashboard scripts must be same-origin paths, not {path!r}")
+    return "".join(f'<script src="{esc(p)}" defer></script>' for p in paths)
+
+
+def render_page(
+    data: DashboardData,
+    *,
+    title: str = "Pantau",
+    refresh: int = 60,
+    scripts: Sequence[str] = (),
+) -> str:
     body = "".join(
         [
             summary_cards(data.summary, data.now, data.tz),
@@ -330,10 +349,10 @@ def render_page(data: DashboardData, *, title: str = "Pantau", refresh: int = 60
         ]
     )
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="refresh" content="{int(refresh)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
+        f"<title>{esc(title)}</title><style>{STYLE}</style>{script_tags(scripts)}</head><body>"
         f"<header><h1>{esc(title)}</h1>"
         f'<span class="at">updated {esc(fmt_time(data.now, data.tz))}</span></header>'
         f"<main>{body}</main></body></html>"

@@ -1,0 +1,445 @@
+"""Poll ONE feed: conditional GET, skip what has not changed, hand new entries to the pipeline,
+and store the feed's next state (schedule, validators, failures, health).
+
+The order of work, cheapest exit first:
+
+1. GET with the stored ETag / Last-Modified; a 304 ends the poll.
+2. sha256 of the body equal to the stored one (servers that ignore conditional GET): ends it.
+3. Parse; ask the database which entry ids are new; process only those, a few at a time.
+4. Decide the next poll (adaptive interval or back-off) and the feed's health; write it all,
+   with any health transition, in one transaction that also frees the feed's lease.
+
+A failure never disables a feed: it backs off, up to ``backoff_max``. Only ``410 Gone`` retires
+a feed, with a log line saying so. A feed whose health changes raises one operator alert (log
+line, ``feed_events`` row, ``feed.unhealthy`` / ``feed.recovered`` event), not one per poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Literal, Protocol
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from monitor import events
+from monitor.config import ScheduleSettings
+from monitor.dates import WIB
+from monitor.errors import ConfigError, FetchError, HTTPStatusError, PantauError, ParseError
+from monitor.feeds import zone_for
+from monitor.fetch import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age
+from monitor.metrics import Metrics
+from monitor.models import FeedEntry, FetchResult, ParsedFeed
+from monitor.parse import parse_feed
+from monitor.pipeline import ArticleOutcome
+from monitor.schedule import (
+    Health,
+    Limits,
+    Staleness,
+    backoff_delay,
+    health_verdict,
+    human_duration,
+    jittered,
+    might_be_stale,
+    next_interval,
+    staleness,
+    transition,
+)
+from storage import feed_state, repo
+from storage.engine import session_scope
+from storage.tables import Feed
+
+log = logging.getLogger(__name__)
+
+PollStatus = Literal["ok", "not_modified", "unchanged", "error", "retired"]
+_SLOW_DOWN_STATUSES = frozenset({429, 503})
+
+
+class EntryProcessor(Protocol):
+    """What the poller needs of :class:`monitor.pipeline.Pipeline`."""
+
+    async def process_entry(
+        self, entry: FeedEntry, *, feed_id: int | None, alerts_enabled: bool = True
+    ) -> ArticleOutcome: ...
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll of one feed did."""
+
+    feed_id: int
+    url: str
+    status: PollStatus
+    next_poll_at: datetime
+    entries: int = 0
+    new: int = 0
+    stored: int = 0
+    retry: int = 0
+    alerts_enabled: bool = False
+    error: str | None = None
+    health: str | None = None  # "unhealthy" | "recovered" when it changed on this poll
+    released: bool = True  # False: the lease was lost, nothing was written
+
+
+def body_hash(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _feed_zone(feed: Feed) -> tzinfo:
+    try:
+        return zone_for(feed.default_tz)
+    except ConfigError:
+        log.warning(
+            "feed %s: unknown time zone %r, reading dates as WIB", feed.url, feed.default_tz
+        )
+        return WIB
+
+
+def _unique(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
+    seen: set[str] = set()
+    out: list[FeedEntry] = []
+    for e in entries:
+        if e.entry_id not in seen:
+            seen.add(e.entry_id)
+            out.append(e)
+    return out
+
+
+class Poller:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        fetcher: Fetcher,
+        processor: EntryProcessor,
+        schedule: ScheduleSettings,
+        owner: str,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: Metrics | None = None,
+        on_event: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.on_event = on_event
+        self.fetcher = fetcher
+        self.processor = processor
+        self.schedule = schedule
+        self.limits = Limits.from_settings(schedule)
+        self.owner = owner
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self.metrics = metrics
+
+    async def poll(self, feed: Feed) -> PollOutcome:
+        """Poll a feed this poller holds the lease on; never raises for the feed's own faults."""
+        started = self.clock()
+        try:
+            result = await self.fetcher.fetch(
+                feed.url,
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+                trusted=True,  # the operator chose this URL; links inside it are guarded
+                accept=FEED_ACCEPT,
+                allowed_types=FEED_TYPES,
+            )
+        except FetchError as exc:
+            return self._failed(feed, started, exc)
+        if self.metrics:
+            self.metrics.fetch_latency.labels("feed").observe(result.elapsed)
+        if result.not_modified:
+            return self._unchanged(feed, started, result, "not_modified")
+        digest = body_hash(result.content)
+        if digest == feed.body_hash:
+            return self._unchanged(feed, started, result, "unchanged")
+        try:
+            parsed = await asyncio.to_thread(
+                parse_feed,
+                result.content,
+                url=result.final_url,
+                content_type=result.headers.get("content-type"),
+                default_tz=_feed_zone(feed),
+            )
+        except ParseError as exc:
+            return self._failed(feed, started, exc)
+        return await self._process(feed, started, result, digest, parsed)
+
+    # -- success ------------------------------------------------------------------------------
+
+    def _unchanged(
+        self, feed: Feed, started: datetime, result: FetchResult, status: PollStatus
+    ) -> PollOutcome:
+        interval = next_interval(
+            float(feed.interval_seconds),
+            0,
+            0,
+            self.limits,
+            max_age=parse_max_age(result.headers.get("cache-control")),
+        )
+        state: dict[str, Any] = {
+            "etag": result.headers.get("etag") or feed.etag,
+            "last_modified": result.headers.get("last-modified") or feed.last_modified,
+        }
+        return self._succeeded(feed, started, interval, state, status, new=0)
+
+    async def _process(
+        self,
+        feed: Feed,
+        started: datetime,
+        result: FetchResult,
+        digest: str,
+        parsed: ParsedFeed,
+    ) -> PollOutcome:
+        assert feed.id is not None
+        entries = _unique(parsed.entries)
+        with session_scope(self.engine) as session:
+            unseen = repo.unseen_entry_ids(session, feed.id, [e.entry_id for e in entries])
+        # Feeds list newest first; oldest first makes the original the first of its story.
+        todo = [e for e in reversed(entries) if e.entry_id in unseen]
+        alerts_enabled = feed.initial_poll_done or self.schedule.alert_on_first_poll
+        outcomes = await self._run_entries(todo, feed.id, alerts_enabled)
+        retries = sum(1 for o in outcomes if o.retry)
+        interval = next_interval(
+            float(feed.interval_seconds),
+            len(todo),
+            len(entries),
+            self.limits,
+            ttl_minutes=parsed.ttl_minutes,
+            max_age=parse_max_age(result.headers.get("cache-control")),
+        )
+        # An entry left for a retry must be seen again: forget the validators and the body
+        # hash, or an unchanged feed would never be parsed again.
+        state: dict[str, Any] = {
+            "etag": None if retries else result.headers.get("etag"),
+            "last_modified": None if retries else result.headers.get("last-modified"),
+            "body_hash": None if retries else digest,
+        }
+        outcome = self._succeeded(
+            feed,
+            started,
+            interval,
+            state,
+            "ok",
+            new=len(todo),
+            entries=len(entries),
+            stored=sum(1 for o in outcomes if o.status == "stored"),
+            retry=retries,
+            alerts_enabled=alerts_enabled,
+        )
+        if retries:
+            log.info(
+                "feed %s: %d of %d new entries will be retried next poll",
+                feed.url,
+                retries,
+                len(todo),
+            )
+        return outcome
+
+    async def _run_entries(
+        self, entries: Sequence[FeedEntry], feed_id: int, alerts_enabled: bool
+    ) -> list[ArticleOutcome]:
+        gate = asyncio.Semaphore(self.schedule.article_concurrency)
+
+        async def one(entry: FeedEntry) -> ArticleOutcome:
+            async with gate:
+                try:
+                    return await self.processor.process_entry(
+                        entry, feed_id=feed_id, alerts_enabled=alerts_enabled
+                    )
+                except Exception as exc:  # a bug or a database hiccup: retry next poll
+                    log.exception("entry %s failed unexpectedly", entry.link)
+                    return ArticleOutcome(
+                        entry.link, "failed", entry.title, reason=str(exc), retry=True
+                    )
+
+        return list(await asyncio.gather(*(one(e) for e in entries)))
+
+    def _succeeded(
+        self,
+        feed: Feed,
+        started: datetime,
+        interval: float,
+        state: dict[str, Any],
+        status: PollStatus,
+        *,
+        new: int,
+        **counts: Any,
+    ) -> PollOutcome:
+        now = self.clock()
+        last_new = now if new else feed.last_new_item_at
+        health = Health(True)
+        if might_be_stale(
+            last_new, now, factor=self.schedule.stale_factor, min_gap=self.schedule.min_interval
+        ):
+            health = health_verdict(
+                0,
+                None,
+                self._staleness(feed, now),
+                unhealthy_after=self.schedule.unhealthy_after_failures,
+            )
+        state.update(
+            interval_seconds=max(1, round(interval)),
+            last_polled_at=started,
+            last_success_at=now,
+            last_new_item_at=last_new,
+            consecutive_failures=0,
+            last_error=None,
+            initial_poll_done=True,
+            polls=feed.polls + 1,
+        )
+        next_at = now + timedelta(seconds=jittered(interval, self.schedule.jitter, self.rng))
+        return self._finish(feed, next_at, state, health, status, new=new, **counts)
+
+    def _staleness(self, feed: Feed, now: datetime) -> Staleness:
+        assert feed.id is not None
+        with session_scope(self.engine) as session:
+            times = feed_state.new_item_times(session, feed.id)
+        return staleness(
+            times, now, factor=self.schedule.stale_factor, min_gap=self.schedule.min_interval
+        )
+
+    # -- failure ------------------------------------------------------------------------------
+
+    def _failed(self, feed: Feed, started: datetime, exc: PantauError) -> PollOutcome:
+        now = self.clock()
+        status = exc.status if isinstance(exc, HTTPStatusError) else None
+        if status == 410:
+            return self._retire(feed, started, now, exc)
+        failures = feed.consecutive_failures + 1
+        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+        delay = backoff_delay(
+            failures,
+            base=self.schedule.backoff_base,
+            cap=self.schedule.backoff_max,
+            retry_after=retry_after,
+        )
+        interval = float(feed.interval_seconds)
+        if status in _SLOW_DOWN_STATUSES:
+            interval = self.limits.clamp(interval * 2)  # asked to slow down: stay slower
+        what = exc.message if feed.url in exc.message else f"feed {feed.url}: {exc.message}"
+        log.warning(
+            "%s (failure %d in a row; next try in %s)", what, failures, human_duration(delay)
+        )
+        if failures >= self.schedule.unhealthy_after_failures:
+            health = health_verdict(
+                failures,
+                exc.message,
+                Staleness(False),
+                unhealthy_after=self.schedule.unhealthy_after_failures,
+            )
+        else:  # too early to call it: keep whatever the feed was
+            health = Health(feed.healthy, feed.unhealthy_reason)
+        state: dict[str, Any] = {
+            "interval_seconds": max(1, round(interval)),
+            "last_polled_at": started,
+            "consecutive_failures": failures,
+            "last_error": exc.message,
+            "polls": feed.polls + 1,
+        }
+        # Jitter only lengthens a back-off: Retry-After is a lower bound.
+        spread = abs(jittered(delay, self.schedule.jitter, self.rng) - delay)
+        next_at = now + timedelta(seconds=delay + spread)
+        return self._finish(feed, next_at, state, health, "error", error=exc.message)
+
+    def _retire(
+        self, feed: Feed, started: datetime, now: datetime, exc: PantauError
+    ) -> PollOutcome:
+        reason = "retired: the server answered 410 Gone (the feed was removed)"
+        log.warning(
+            "feed %s answered 410 Gone: retired, it will not be polled again. Remove it "
+            "(pantau feeds remove) or, if it comes back, add it again.",
+            feed.url,
+        )
+        state: dict[str, Any] = {
+            "retired": True,
+            "last_polled_at": started,
+            "last_error": exc.message,
+            "consecutive_failures": feed.consecutive_failures + 1,
+            "polls": feed.polls + 1,
+        }
+        return self._finish(
+            feed, now, state, Health(False, reason), "retired", error=exc.message, event="retired"
+        )
+
+    # -- writing it down ----------------------------------------------------------------------
+
+    def _finish(
+        self,
+        feed: Feed,
+        next_at: datetime,
+        state: dict[str, Any],
+        health: Health,
+        status: PollStatus,
+        *,
+        event: str | None = None,
+        **counts: Any,
+    ) -> PollOutcome:
+        assert feed.id is not None
+        now = self.clock()
+        change = transition(feed.healthy, health.healthy)
+        kind = event or change
+        state.update(healthy=health.healthy, unhealthy_reason=health.reason)
+        with session_scope(self.engine) as session:
+            released = feed_state.release(session, feed.id, self.owner, next_at, **state)
+            if released and kind is not None:
+                failures = int(state.get("consecutive_failures", feed.consecutive_failures))
+                self._record_event(session, feed, kind, health, now, failures)
+        if released and kind is not None and self.on_event is not None:
+            self.on_event()  # wake in-process readers of the event stream
+        if not released:
+            log.warning(
+                "feed %s: lease lost while polling (another daemon took it over); "
+                "this poll's result was dropped",
+                feed.url,
+            )
+        elif change is not None and event is None:
+            self._announce(feed, change, health)
+        if self.metrics:
+            self.metrics.polls.labels("error" if status == "retired" else status).inc()
+            if released and change == "unhealthy":
+                self.metrics.feeds_unhealthy.inc()
+            elif released and change == "recovered":
+                self.metrics.feeds_unhealthy.dec()
+        return PollOutcome(
+            feed_id=feed.id,
+            url=feed.url,
+            status=status,
+            next_poll_at=next_at,
+            health=change,
+            released=released,
+            **counts,
+        )
+
+    def _record_event(
+        self,
+        session: Session,
+        feed: Feed,
+        kind: str,
+        health: Health,
+        now: datetime,
+        failures: int,
+    ) -> None:
+        """A ``feed_events`` row, and the ``feed.unhealthy`` / ``feed.recovered`` event of
+        :mod:`monitor.events` (retirement is reported as unhealthy, with its reason)."""
+        assert feed.id is not None
+        message = health.reason or "healthy again"
+        feed_state.add_feed_event(session, feed.id, kind, message, now)
+        data: dict[str, Any] = {"feed_id": feed.id, "url": feed.url, "name": feed.name}
+        if health.healthy:
+            type_ = events.FEED_RECOVERED
+        else:
+            type_ = events.FEED_UNHEALTHY
+            data.update(reason=message, consecutive_failures=failures)
+        repo.append_event(session, type_, events.encode(data), now)
+
+    def _announce(self, feed: Feed, change: str, health: Health) -> None:
+        name = feed.name or feed.url
+        if change == "unhealthy":
+            log.warning("OPERATOR: feed unhealthy: %s <%s>: %s", name, feed.url, health.reason)
+        else:
+            log.warning("OPERATOR: feed recovered: %s <%s> is healthy again", name, feed.url)

@@ -1,0 +1,427 @@
+"""The daemon's lifecycle: ``pantau run``.
+
+An APScheduler 3.x ``AsyncIOScheduler`` runs two jobs on one event loop: every ``tick`` seconds
+(with jitter) claim the feeds whose ``next_poll_at`` has come and start polling them, under a
+global cap and the per-host limiter; and deliver the alert outbox. Each feed's schedule lives
+in the database, so a restart resumes where the last run stopped, and a feed polled just before
+a restart is not polled again until it is due.
+
+SIGTERM/SIGINT: stop scheduling, give in-flight polls ``grace_period`` seconds, cancel the rest
+(their open transactions roll back, their entries stay unseen), free the leases, return.
+SIGHUP: re-read the feeds file. Under systemd (``Type=notify``) it reports READY and STOPPING
+through :mod:`monitor.notify` and pets the watchdog while the tick job keeps beating; with
+``[status] enabled`` it serves the status app (:mod:`monitor.web`) on the same loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TextIO
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col, select
+
+from monitor.app import Runtime, open_runtime
+from monitor.config import Settings
+from monitor.errors import ConfigError
+from monitor.events import EventNotifier
+from monitor.feeds import feeds_file_path, load_feeds_file, sync_feeds
+from monitor.health import DEFAULT_LIMITS, HealthProbe
+from monitor.hostlimit import HostLimiter, LimitedFetcher
+from monitor.metrics import Metrics
+from monitor.notify import Notifier, keep_watchdog
+from monitor.poller import Poller, PollOutcome
+from monitor.web.app import create_app
+from monitor.web.server import StatusServer
+from monitor.web.sse import sse_routes
+from storage import feed_state
+from storage.engine import session_scope
+from storage.tables import Feed
+
+log = logging.getLogger(__name__)
+
+MIN_LEASE_SECONDS = 600.0
+MIN_OUTBOX_INTERVAL = 1.0
+
+
+@dataclass
+class DaemonReport:
+    """What a run did; ``outcomes`` is kept only in ``--once`` mode (a daemon runs for months)."""
+
+    polls: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    outcomes: list[PollOutcome] = field(default_factory=list)
+    cancelled: int = 0
+
+
+def daemon_owner() -> str:
+    """A lease owner name unique to this process run."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def lease_seconds(settings: Settings) -> float:
+    """Long enough for a feed and its new articles; a crashed daemon's feeds wait this long."""
+    return max(MIN_LEASE_SECONDS, 10 * settings.fetch.total_timeout)
+
+
+def sync_feeds_file(settings: Settings, runtime: Runtime, *, required: bool) -> None:
+    """Bring the database in step with the feeds file; a missing default file is fine."""
+    path = feeds_file_path(settings)
+    if not path.is_file() and not required and settings.feeds_file is None:
+        log.info("no feeds file at %s; polling the feeds in the database only", path)
+        return
+    specs = load_feeds_file(path)
+    with session_scope(runtime.engine) as session:
+        report = sync_feeds(
+            session,
+            specs,
+            default_interval=settings.schedule.default_interval,
+            now=datetime.now(UTC),
+        )
+    if report.added or report.updated:
+        log.info(
+            "feeds file %s: %d added, %d updated", path, len(report.added), len(report.updated)
+        )
+
+
+class Daemon:
+    """Claims due feeds and polls them; the scheduler (or ``run_once``) drives it."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        poller: Poller,
+        *,
+        owner: str,
+        lease: float,
+        keep_outcomes: bool = False,
+        probe: HealthProbe | None = None,
+        on_reload: Callable[[], None] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.poller = poller
+        self.owner = owner
+        self.lease = lease
+        self.schedule = runtime.settings.schedule
+        self.gate = asyncio.Semaphore(self.schedule.global_concurrency)
+        self.report = DaemonReport()
+        self.keep_outcomes = keep_outcomes
+        self.probe = probe or HealthProbe()
+        self.on_reload = on_reload
+        self.reload_requested = False
+        self.stopping = False
+        self._polls: dict[int, asyncio.Task[None]] = {}
+        self._jobs: set[asyncio.Task[object]] = set()
+        self._db_trouble = False
+
+    # -- claiming and polling -----------------------------------------------------------------
+
+    def claim(self, *, exclude: set[int] | None = None) -> list[Feed]:
+        free = self.schedule.global_concurrency - len(self._polls)
+        if free <= 0 or self.stopping:
+            return []
+        try:
+            with session_scope(self.runtime.engine) as session:
+                feeds = feed_state.claim_due_feeds(
+                    session,
+                    self.owner,
+                    datetime.now(UTC),
+                    free,
+                    self.lease,
+                    exclude=set(self._polls) | (exclude or set()),
+                )
+        except SQLAlchemyError as exc:
+            if not self._db_trouble:  # once per outage, not once per tick
+                log.error("cannot claim due feeds (database trouble, will keep trying): %s", exc)
+            self._db_trouble = True
+            return []
+        if self._db_trouble:
+            log.warning("database reachable again; polling resumes")
+            self._db_trouble = False
+        return feeds
+
+    def start_polls(self, feeds: list[Feed]) -> None:
+        for feed in feeds:
+            assert feed.id is not None
+            task = asyncio.create_task(self._poll(feed), name=f"poll {feed.url}")
+            self._polls[feed.id] = task
+            task.add_done_callback(self._forget(feed.id))
+
+    def _forget(self, feed_id: int) -> Callable[[asyncio.Task[None]], None]:
+        def done(_task: asyncio.Task[None]) -> None:
+            self._polls.pop(feed_id, None)
+
+        return done
+
+    async def _poll(self, feed: Feed) -> None:
+        async with self.gate:
+            try:
+                outcome = await self.poller.poll(feed)
+            except Exception:
+                log.exception("poll of %s failed unexpectedly; its lease will expire", feed.url)
+                self.report.by_status["crashed"] += 1
+                return
+        self.report.polls += 1
+        self.report.by_status[outcome.status] += 1
+        if self.keep_outcomes:
+            self.report.outcomes.append(outcome)
+
+    async def tick(self) -> None:
+        """The scheduler job: start polls of every due feed there is room for."""
+        self._track_job()
+        self.probe.heartbeat("scheduler")
+        if self.reload_requested and self.on_reload is not None:
+            self.reload_requested = False
+            try:
+                self.on_reload()
+            except ConfigError as exc:
+                log.error("feeds file not reloaded: %s", exc.message)
+        self.start_polls(self.claim())
+
+    async def deliver(self) -> None:
+        """The scheduler job: send due alerts from the outbox."""
+        self._track_job()
+        if self.stopping:
+            return
+        try:
+            await self.runtime.outbox.deliver_due()
+        except SQLAlchemyError as exc:
+            log.warning("alert delivery postponed (database trouble): %s", exc)
+
+    def _track_job(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._jobs.add(task)
+            task.add_done_callback(self._jobs.discard)
+
+    async def run_once(self, stop: asyncio.Event) -> DaemonReport:
+        """Poll every feed that is due now, once each, then deliver the outbox."""
+        polled: set[int] = set()
+        while not stop.is_set():
+            feeds = self.claim(exclude=polled)
+            polled.update(f.id for f in feeds if f.id is not None)
+            self.start_polls(feeds)
+            if not self._polls:
+                break
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait(
+                [*self._polls.values(), stopper], return_when=asyncio.FIRST_COMPLETED
+            )
+            stopper.cancel()
+        await self.drain()
+        if not stop.is_set():
+            await self.runtime.outbox.deliver_due()
+        return self.report
+
+    # -- shutdown -----------------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Let running polls and jobs finish within the grace period; cancel the rest."""
+        self.stopping = True
+        me = asyncio.current_task()
+        pending: set[asyncio.Task[object]] = {
+            *self._polls.values(),
+            *(t for t in self._jobs if t is not me),
+        }
+        if pending:
+            log.info(
+                "waiting up to %.0f s for %d running poll(s)",
+                self.schedule.grace_period,
+                len(pending),
+            )
+            _, pending = await asyncio.wait(pending, timeout=self.schedule.grace_period)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+            self.report.cancelled += len(pending)
+            log.warning(
+                "cancelled %d poll(s) still running after the grace period; they "
+                "are picked up again on the next start",
+                len(pending),
+            )
+        try:
+            with session_scope(self.runtime.engine) as session:
+                feed_state.release_leases(session, self.owner)
+        except SQLAlchemyError as exc:
+            log.warning(
+                "could not free this daemon's feed leases (they expire on their own): %s", exc
+            )
+
+
+def _init_gauges(runtime: Runtime, metrics: Metrics) -> None:
+    with session_scope(runtime.engine) as session:
+        total = session.exec(select(func.count()).select_from(Feed)).one()
+        unhealthy = session.exec(
+            select(func.count()).select_from(Feed).where(col(Feed.healthy).is_(False))
+        ).one()
+    metrics.feeds_total.set(total)
+    metrics.feeds_unhealthy.set(unhealthy)
+
+
+async def run_daemon(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    once: bool = False,
+    allow_private: bool | None = None,
+    env: dict[str, str] | None = None,
+    alert_stream: TextIO | None = None,
+    handle_signals: bool = True,
+    notifier: Notifier | None = None,
+    metrics: Metrics | None = None,
+    rng: random.Random | None = None,
+) -> DaemonReport:
+    """Run the polling daemon until ``stop`` is set or a SIGTERM/SIGINT arrives (or, with
+    ``once``, until every due feed was polled once). Returns what it did."""
+    stop = stop or asyncio.Event()
+    metrics = metrics or Metrics.create()
+    notifier = notifier or Notifier()
+    s = settings.schedule
+    async with AsyncExitStack() as stack:
+        runtime = await open_runtime(
+            settings, stack, env=env, allow_private=allow_private, alert_stream=alert_stream
+        )
+        limiter = HostLimiter(s.per_host_concurrency, s.per_host_delay)
+        fetcher = LimitedFetcher(runtime.fetcher, limiter)
+        # Article pages go through the same per-host limits as the feeds that link to them.
+        runtime.pipeline.fetcher = fetcher
+        if s.extract_workers > 0:
+            pool = ThreadPoolExecutor(s.extract_workers, thread_name_prefix="pantau-extract")
+            stack.callback(pool.shutdown, wait=False, cancel_futures=True)
+            runtime.pipeline.executor = pool
+        stream = EventNotifier()
+        runtime.pipeline.notifier = stream
+        sync_feeds_file(settings, runtime, required=False)
+        _init_gauges(runtime, metrics)
+        owner = daemon_owner()
+        poller = Poller(
+            engine=runtime.engine,
+            fetcher=fetcher,
+            processor=runtime.pipeline,
+            schedule=s,
+            owner=owner,
+            rng=rng,
+            metrics=metrics,
+            on_event=stream.notify,
+        )
+        probe = HealthProbe({"scheduler": max(DEFAULT_LIMITS["scheduler"], 10 * s.tick)})
+        daemon = Daemon(
+            runtime,
+            poller,
+            owner=owner,
+            lease=lease_seconds(settings),
+            keep_outcomes=once,
+            probe=probe,
+            on_reload=lambda: sync_feeds_file(settings, runtime, required=True),
+        )
+        loop = asyncio.get_running_loop()
+        if handle_signals:
+            _install_signals(loop, stop, daemon)
+            stack.callback(_remove_signals, loop)
+        if once:
+            return await daemon.run_once(stop)
+        return await _serve(settings, runtime, daemon, stop, notifier, metrics, stream)
+
+
+async def _serve(
+    settings: Settings,
+    runtime: Runtime,
+    daemon: Daemon,
+    stop: asyncio.Event,
+    notifier: Notifier,
+    metrics: Metrics,
+    stream: EventNotifier,
+) -> DaemonReport:
+    s = settings.schedule
+    loop = asyncio.get_running_loop()
+    scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
+    scheduler.add_job(
+        daemon.tick,
+        "interval",
+        seconds=s.tick,
+        jitter=s.tick * s.jitter,
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        id="poll",
+    )
+    scheduler.add_job(
+        daemon.deliver,
+        "interval",
+        seconds=max(s.tick, MIN_OUTBOX_INTERVAL),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        id="outbox",
+    )
+    status: StatusServer | None = None
+    if settings.status.enabled:
+        app = create_app(
+            engine=runtime.engine,
+            metrics=metrics,
+            health=daemon.probe,
+            extra_routes=sse_routes(runtime.engine, stream),
+        )
+        status = StatusServer(app, host=settings.status.host, port=settings.status.port)
+        await status.start()
+    scheduler.start()
+    watchdog: asyncio.Task[None] | None = None
+    interval = notifier.watchdog_interval()
+    if interval is not None:
+        watchdog = asyncio.create_task(
+            keep_watchdog(notifier, daemon.probe.check, interval=interval)
+        )
+    daemon.probe.set_ready(True)
+    notifier.ready(f"watching feeds as {daemon.owner}")
+    log.info("pantau daemon %s started (database %s)", daemon.owner, settings.database_url)
+    try:
+        await stop.wait()
+    finally:
+        daemon.probe.set_ready(False)
+        notifier.stopping("draining in-flight polls")
+        log.info("stopping: no new polls; draining")
+        scheduler.remove_all_jobs()
+        await daemon.drain()
+        scheduler.shutdown(wait=False)
+        stream.close()
+        if status is not None:
+            await status.stop()
+        if watchdog is not None:
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
+    log.info("pantau daemon stopped after %d poll(s)", daemon.report.polls)
+    return daemon.report
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, daemon: Daemon) -> None:
+    def request_reload() -> None:
+        log.info("SIGHUP: the feeds file will be re-read")
+        daemon.reload_requested = True
+
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, request_reload)
+
+
+def _remove_signals(loop: asyncio.AbstractEventLoop) -> None:
+    for sig in _SIGNALS:
+        loop.remove_signal_handler(sig)
