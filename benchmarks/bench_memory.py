@@ -1,7 +1,7 @@
 """Item 5: memory of one long-running process -- 100k articles through dedup + match.
 
 A fresh subprocess (so nothing else of the benchmark run is counted) builds the shipped
-matcher and a dedup index, then feeds it ``N`` synthetic articles: bodies of 8-20 real
+matcher and a dedup index, then feeds it ``N`` synthetic articles: bodies of 4-12 real
 Indonesian sentences from the corpus's sources (numbers re-drawn, so every body is new),
 one minute apart in time. Each article is matched, checked and added to the index, and the
 index is pruned to its window (``window_days``, default 14: ~20k articles at this rate) every
@@ -53,7 +53,7 @@ def _child(n: int, window_days: int, sample_every: int) -> dict[str, Any]:
     started = time.perf_counter()
     matched = duplicates = 0
     for i in range(n):
-        body = _redraw_numbers(" ".join(rng.choices(pool, k=rng.randint(8, 20))), rng)
+        body = _redraw_numbers(" ".join(rng.choices(pool, k=rng.randint(4, 12))), rng)
         title = _redraw_numbers(rng.choice(pool)[:90], rng)
         now = NOW + timedelta(minutes=i)
         result = matcher.match(title, body, now)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from monitor import events
-from monitor.alert.flood import FloodGate, FloodPolicy
+from monitor.alert.flood import FloodGate, FloodPolicy, make_digest
 from monitor.alert.message import AlertMessage, DigestMessage
 from monitor.errors import AlertDeliveryError
 from monitor.models import ActorMention, MatchResult, Span, TermHit, TopicScore
@@ -142,6 +142,20 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
+def plan_messages(
+    gate: FloodGate,
+    pending: Sequence[AlertMessage],
+    sent_times: Sequence[datetime],
+    now: datetime,
+) -> list[AlertMessage | DigestMessage]:
+    """Individual messages while the burst fits the channel's budget; otherwise one digest
+    listing every pending alert, so a burst never costs more than one message."""
+    if len(pending) <= gate.budget(sent_times, now):
+        return list(pending)
+    window_start = now - timedelta(seconds=gate.policy.per_seconds)
+    return [make_digest(pending, window_start=window_start, window_end=now)]
+
+
 def retry_delay(attempts: int, policy: DeliveryPolicy, retry_after: float | None) -> float:
     backoff = min(policy.retry_max, policy.retry_base * 2.0 ** max(0, attempts - 1))
     return float(max(backoff, retry_after or 0.0))
@@ -214,7 +228,7 @@ class Outbox:
             self._postpone(rows, wait_until)
             return
         row_of = {id(m): r for m, r in zip(messages, rows, strict=True)}
-        for planned in gate.plan(messages, sent_times, now):
+        for planned in plan_messages(gate, messages, sent_times, now):
             items = planned.items if isinstance(planned, DigestMessage) else (planned,)
             planned_rows = [row_of[id(m)] for m in items]
             try:
