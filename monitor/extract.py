@@ -127,7 +127,8 @@ def extract_article(
             include_comments=False,
             include_tables=False,
             favor_precision=True,
-            deduplicate=True,
+            # trafilatura's dedup cache is process-wide: syndicated copies would lose their text.
+            deduplicate=False,
         )
     except Exception as exc:  # trafilatura/lxml raise a wide range on hostile markup
         raise ExtractError(f"{url}: extraction failed: {exc.__class__.__name__}: {exc}") from exc

@@ -163,7 +163,7 @@ def search(
             url=r.url,
             source=r.source,
             published_at=r.published_at,
-            snippet=r.snippet or "",
+            snippet=" ".join((r.snippet or "").split()),  # one line, whatever the body
         )
         for r in rows
     ]

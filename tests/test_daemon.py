@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trafilatura.deduplication
 from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
@@ -80,9 +79,6 @@ class Running:
 
 
 def seeds() -> Corpus:
-    # trafilatura drops text it has seen before in this process (extract.py asks it to
-    # deduplicate), and other tests extracted these very pages: start from a clean slate.
-    trafilatura.deduplication.LRU_TEST.clear()
     return load_corpus(default_seeds_dir())
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 from typer.testing import CliRunner
 
 import monitor.cli.db  # noqa: F401  (registers `pantau db`)
+from monitor.app import open_engine
 from monitor.cli import app
 from monitor.config import load_settings
 from monitor.errors import StorageError
@@ -141,8 +142,6 @@ def test_database_newer_than_the_code_is_refused_with_a_clear_message(db_url: st
 
 
 def test_start_up_maps_a_newer_schema_to_a_storage_error(db_url: str) -> None:
-    from monitor.app import open_engine
-
     migrate.upgrade(db_url)
     _exec(db_url, "UPDATE alembic_version SET version_num = '9001'")
     settings = load_settings(None, env={}, overrides={"database": {"url": db_url}})
@@ -155,8 +154,6 @@ def test_start_up_maps_a_newer_schema_to_a_storage_error(db_url: str) -> None:
 
 
 def test_start_up_upgrades_automatically_by_default(db_url: str) -> None:
-    from monitor.app import open_engine
-
     settings = load_settings(None, env={}, overrides={"database": {"url": db_url}})
     engine = open_engine(settings)
     engine.dispose()
@@ -164,8 +161,6 @@ def test_start_up_upgrades_automatically_by_default(db_url: str) -> None:
 
 
 def test_without_auto_upgrade_an_old_database_asks_for_db_upgrade(db_url: str) -> None:
-    from monitor.app import open_engine
-
     migrate.upgrade(db_url, "0001")
     settings = load_settings(
         None, env={}, overrides={"database": {"url": db_url, "auto_upgrade": False}}

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trafilatura.deduplication
 from sqlmodel import func, select
 
 from monitor.app import Runtime, open_runtime
@@ -104,9 +103,6 @@ async def make_rig(
     tmp_path: Path, loopback: LoopbackServer, stack: AsyncExitStack, **schedule: Any
 ) -> Rig:
     settings = make_settings(tmp_path, **schedule)
-    # trafilatura drops text it has seen before in this process (extract.py asks it to
-    # deduplicate), and other tests extracted these very pages: start from a clean slate.
-    trafilatura.deduplication.LRU_TEST.clear()
     alerts = io.StringIO()
     runtime = await open_runtime(settings, stack, env={}, allow_private=True, alert_stream=alerts)
     site = FeedSite(loopback, load_corpus(default_seeds_dir()))

@@ -1,0 +1,85 @@
+"""A plain (non-editable) install finds its default configuration, lexicons and seeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def unpacked_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(out.glob("pantau-*.whl"))
+    site = out / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    return site
+
+
+def _run(site: Path, code: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
+    env["PYTHONPATH"] = str(site)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_wheel_carries_config_lexicons_seeds_and_migrations(unpacked_wheel: Path) -> None:
+    defaults = unpacked_wheel / "monitor" / "_defaults"
+    for name in ("pantau.toml", "feeds.toml", "topics.toml", "actors.toml"):
+        assert (defaults / "config" / name).is_file(), name
+    assert len(list((defaults / "seeds").glob("*.txt"))) == 5
+    assert (unpacked_wheel / "storage" / "migrations" / "env.py").is_file()
+
+
+def test_installed_pantau_replays_the_seeds_with_its_packaged_defaults(
+    unpacked_wheel: Path, tmp_path: Path
+) -> None:
+    probe = _run(
+        unpacked_wheel,
+        "from monitor.paths import default_config_dir as d; print(d())",
+        cwd=tmp_path,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert Path(probe.stdout.strip()).is_relative_to(unpacked_wheel)
+    result = _run(
+        unpacked_wheel,
+        "import sys; from monitor.cli import main; sys.argv[0] = 'pantau'; main()",
+        "replay",
+        "--json",
+        "--db",
+        str(tmp_path / "p.db"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary == {"summary": {"stored": 5, "duplicates": 0, "skipped": 0, "alerts": 5}}
