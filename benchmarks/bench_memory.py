@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -38,10 +40,9 @@ PRUNE_EVERY = 1_000
 def _child(n: int, window_days: int, sample_every: int) -> dict[str, Any]:
     import psutil
 
-    from monitor.dedup import DedupConfig, DedupIndex, IndexedArticle
-
     from benchmarks.corpus import _redraw_numbers, source_texts
     from benchmarks.harness import NOW, default_matcher
+    from monitor.dedup import DedupConfig, DedupIndex, IndexedArticle
 
     proc = psutil.Process()
     seeds, others = source_texts()
@@ -61,8 +62,9 @@ def _child(n: int, window_days: int, sample_every: int) -> dict[str, Any]:
         url = f"https://www.kabarnusantara.example/a/{i}"
         verdict = index.check(url, body, at=now)
         duplicates += verdict.kind != "new"
-        index.add(IndexedArticle(i + 1, i + 1, url, verdict.body_hash,
-                                 verdict.signature.to_bytes(), now))  # fmt: skip
+        index.add(
+            IndexedArticle(i + 1, i + 1, url, verdict.body_hash, verdict.signature.to_bytes(), now)
+        )
         if (i + 1) % PRUNE_EVERY == 0:
             index.prune(now - timedelta(days=window_days))
         if (i + 1) % sample_every == 0:
@@ -79,27 +81,51 @@ def _child(n: int, window_days: int, sample_every: int) -> dict[str, Any]:
     }
 
 
-def run(mode: Mode = "full", window_days: int = 14) -> Result:
-    started = time.perf_counter()
-    n = ARTICLES[mode]
+@dataclass
+class Running:
+    """A started memory child; :func:`finish` collects it."""
+
+    mode: Mode
+    window_days: int
+    proc: subprocess.Popen[str]
+    started: float
+
+
+def start(mode: Mode = "full", window_days: int = 14, nice: int = 0) -> Running:
+    """Start the child. ``nice`` > 0 lets it run beside single-threaded benchmarks on the
+    other core without taking CPU from them (it measures memory, not time)."""
     every = SAMPLE_EVERY if mode != "tiny" else 100
-    cmd = [sys.executable, "-m", "benchmarks.bench_memory", "--child", str(n),
-           "--window-days", str(window_days), "--sample-every", str(every)]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
-    if out.returncode != 0:
-        raise RuntimeError(f"memory child failed: {out.stderr.strip()[-2000:]}")
-    data = json.loads(out.stdout.strip().splitlines()[-1])
-    fill = max(1, window_days * 24 * 60)
-    after = [rss for count, rss in data["samples"] if count >= min(2 * fill, n // 2)]
+    cmd = [
+        sys.executable, "-m", "benchmarks.bench_memory", "--child", str(ARTICLES[mode]),
+        "--window-days", str(window_days), "--sample-every", str(every), "--nice", str(nice),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT)  # fmt: skip
+    return Running(mode, window_days, proc, time.perf_counter())
+
+
+def finish(running: Running) -> Result:
+    out, err = running.proc.communicate(timeout=1200)
+    if running.proc.returncode != 0:
+        raise RuntimeError(f"memory child failed: {err.strip()[-2000:]}")
+    data = json.loads(out.strip().splitlines()[-1])
+    n = data["articles"]
+    fill = max(1, running.window_days * 24 * 60)
+    since = min(2 * fill, n // 2)
+    after = [rss for count, rss in data["samples"] if count >= since]
     growth = after[-1] - after[0] if len(after) > 1 else 0.0
     figures = [
         Figure(ITEM, f"peak RSS after {n:,} articles (dedup + match)", data["peak_rss_mb"],
                "MB", Target("<=", PEAK_MB)),
         Figure(ITEM, "RSS growth once the dedup window is full", growth, "MB",
                Target("<=", GROWTH_MB),
-               note=f"from article {min(2 * fill, n // 2):,} to {n:,}; window {fill:,} articles"),
+               note=f"from article {since:,} to {n:,}; window {fill:,} articles"),
     ]  # fmt: skip
-    return Result("memory", figures, data, time.perf_counter() - started)
+    return Result("memory", figures, data, time.perf_counter() - running.started)
+
+
+def run(mode: Mode = "full", window_days: int = 14) -> Result:
+    return finish(start(mode, window_days))
 
 
 def main() -> None:
@@ -107,7 +133,10 @@ def main() -> None:
     parser.add_argument("--child", type=int, required=True, help="articles to process")
     parser.add_argument("--window-days", type=int, default=14)
     parser.add_argument("--sample-every", type=int, default=SAMPLE_EVERY)
+    parser.add_argument("--nice", type=int, default=0)
     args = parser.parse_args()
+    if args.nice:
+        os.nice(args.nice)
     print(json.dumps(_child(args.child, args.window_days, args.sample_every)))
 
 

@@ -26,11 +26,10 @@ from typing import Any
 
 import feedparser
 
-from monitor.parse import clean_text, parse_feed
-from monitor.sitebuilder import Corpus, CorpusDoc, render_feed
-
 from benchmarks.common import Figure, Mode, Result, cpu, median, rounds_for
 from benchmarks.corpus import SHARED_ARTICLES, ArticleText, article_texts
+from monitor.parse import clean_text, parse_feed
+from monitor.sitebuilder import Corpus, CorpusDoc, render_feed
 
 ITEM = "7 feed parsing"
 FEEDS_DIR = SHARED_ARTICLES.parent / "feeds" / "indonesian"
@@ -49,10 +48,17 @@ def _corpus_rss(texts: Sequence[ArticleText]) -> bytes:
     from pathlib import Path
 
     docs = tuple(
-        CorpusDoc(Path(f"{i}.txt"), "txt", t.title, t.paragraphs, t.published,
-                  f"https://warta.pantau.example/internasional/{i}", "warta.pantau.example")
+        CorpusDoc(
+            Path(f"{i}.txt"),
+            "txt",
+            t.title,
+            t.paragraphs,
+            t.published,
+            f"https://warta.pantau.example/internasional/{i}",
+            "warta.pantau.example",
+        )
         for i, t in enumerate(texts)
-    )  # fmt: skip
+    )
     corpus = Corpus("Warta Pantau", "https://warta.pantau.example", docs)
     return render_feed(corpus, lambda p: "https://warta.pantau.example" + p).encode("utf-8")
 
@@ -101,13 +107,25 @@ def feeds() -> list[SampleFeed]:
     ]
     texts = article_texts(60)
     out += [
-        SampleFeed("generated_portal_rss", "https://warta.pantau.example/rss.xml",
-                   _corpus_rss(texts[:50]), "application/rss+xml; charset=utf-8"),
-        SampleFeed("generated_wordpress_content_encoded", "https://catatandiplomasi.example/feed/",
-                   _wordpress_rss(texts[:20]), "application/rss+xml; charset=UTF-8"),
-        SampleFeed("generated_atom", "https://news.suaradunia.example/atom.xml",
-                   _atom(texts[:60]), "application/atom+xml"),
-    ]  # fmt: skip
+        SampleFeed(
+            "generated_portal_rss",
+            "https://warta.pantau.example/rss.xml",
+            _corpus_rss(texts[:50]),
+            "application/rss+xml; charset=utf-8",
+        ),
+        SampleFeed(
+            "generated_wordpress_content_encoded",
+            "https://catatandiplomasi.example/feed/",
+            _wordpress_rss(texts[:20]),
+            "application/rss+xml; charset=UTF-8",
+        ),
+        SampleFeed(
+            "generated_atom",
+            "https://news.suaradunia.example/atom.xml",
+            _atom(texts[:60]),
+            "application/atom+xml",
+        ),
+    ]
     return out
 
 
@@ -183,20 +201,36 @@ def run(mode: Mode = "full") -> Result:
         agreement = {f.name: agrees(f, fast) for f in samples}
         figures += [
             Figure(ITEM, "fastfeedparser.parse", rate["fastfeedparser"], "feeds/s"),
-            Figure(ITEM, "fastfeedparser / feedparser speed",
-                   median([r["feedparser"] / r["fastfeedparser"] for r in rounds]), "x"),
-            Figure(ITEM, "feeds where fastfeedparser agrees with parse_feed",
-                   sum(agreement.values()), f"of {len(samples)}"),
-        ]  # fmt: skip
+            Figure(
+                ITEM,
+                "fastfeedparser / feedparser speed",
+                median([r["feedparser"] / r["fastfeedparser"] for r in rounds]),
+                "x",
+            ),
+            Figure(
+                ITEM,
+                "feeds where fastfeedparser agrees with parse_feed",
+                sum(agreement.values()),
+                f"of {len(samples)}",
+            ),
+        ]
     else:
         figures.append(Figure(ITEM, "fastfeedparser.parse", None, "feeds/s", note=fast))
     if fast_path is not None:
         figures += [
-            Figure(ITEM, "fast path (fastparse, falls back to parse_feed)", rate["fastparse"],
-                   "feeds/s"),
-            Figure(ITEM, "fast path / parse_feed speed",
-                   median([r["parse_feed"] / r["fastparse"] for r in rounds]), "x"),
-        ]  # fmt: skip
+            Figure(
+                ITEM,
+                "fast path (fastparse, falls back to parse_feed)",
+                rate["fastparse"],
+                "feeds/s",
+            ),
+            Figure(
+                ITEM,
+                "fast path / parse_feed speed",
+                median([r["parse_feed"] / r["fastparse"] for r in rounds]),
+                "x",
+            ),
+        ]
     details = {
         "feeds": {f.name: len(f.content) for f in samples},
         "mb_per_round": round(mb, 3),

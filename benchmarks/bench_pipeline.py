@@ -31,12 +31,9 @@ from typing import Any
 import trafilatura
 
 import monitor.pipeline as pipeline_module
-from monitor.extract import extract_article
-from monitor.match import Matcher
-from monitor.pipeline import Pipeline
-
 from benchmarks.common import Figure, Mode, Result, Target, cpu, median, rounds_for
-from benchmarks.corpus import BenchPage, build_pages, describe, page
+from benchmarks.corpus import BenchPage, build_pages, describe
+from benchmarks.corpus import page as corpus_page
 from benchmarks.harness import (
     default_matcher,
     entry_for,
@@ -44,6 +41,9 @@ from benchmarks.harness import (
     pipeline,
     sqlite_engine,
 )
+from monitor.extract import extract_article
+from monitor.match import Matcher
+from monitor.pipeline import Pipeline
 
 ITEM = "1 pipeline"
 WORKERS = 2
@@ -144,8 +144,12 @@ async def _single_core_round(
                 outcomes[outcome.status] += 1
     finally:
         engine.dispose()
-    return {"bare": bare, "pipeline": piped, "stages": dict(watch.seconds),
-            "outcomes": dict(outcomes)}  # fmt: skip
+    return {
+        "bare": bare,
+        "pipeline": piped,
+        "stages": dict(watch.seconds),
+        "outcomes": dict(outcomes),
+    }
 
 
 async def _pool_round(
@@ -191,7 +195,7 @@ def run(mode: Mode = "full") -> Result:
     started = time.perf_counter()
     n = PAGES[mode]
     pages = build_pages(n)
-    warm = [page(n + i) for i in range(WORKERS * 2)]
+    warm = [corpus_page(n + i) for i in range(WORKERS * 2)]
     subset = pages[:: NEWSPAPER_EVERY[mode]]
     matcher = default_matcher()
     newspaper = _newspaper()
@@ -219,30 +223,36 @@ def _result(
     bare_rate = n / median([r["bare"] for r in rounds])
     pipe_rate = n / median([r["pipeline"] for r in rounds])
     overhead = median([(r["pipeline"] / r["bare"] - 1) * 100 for r in rounds])
-    beyond = median(
-        [(r["pipeline"] / r["stages"]["extract"] - 1) * 100 for r in rounds]
-    )
+    beyond = median([(r["pipeline"] / r["stages"]["extract"] - 1) * 100 for r in rounds])
     pool_rate = n / median([r["pool"] for r in rounds])
     pool_ratio = median([r["bare"] / r["pool"] for r in rounds])
     figures = [
         Figure(ITEM, "bare trafilatura.extract, 1 core", bare_rate, "articles/s"),
         Figure(ITEM, "pipeline HTML -> stored match, 1 core", pipe_rate, "articles/s"),
-        Figure(ITEM, "pipeline overhead vs bare trafilatura.extract", overhead, "%",
-               Target("<=", 10)),
-        Figure(ITEM, "pipeline time beyond its own extract_article call", beyond, "%",
-               note="extract_article = trafilatura with metadata, precision, dedup"),
+        Figure(
+            ITEM, "pipeline overhead vs bare trafilatura.extract", overhead, "%", Target("<=", 10)
+        ),
+        Figure(
+            ITEM,
+            "pipeline time beyond its own extract_article call",
+            beyond,
+            "%",
+            note="extract_article = trafilatura with metadata, precision, dedup",
+        ),
         Figure(ITEM, "pipeline, extraction in 2-process pool", pool_rate, "articles/s"),
-        Figure(ITEM, "2-core pipeline / 1-core bare extraction", pool_ratio, "x",
-               Target(">=", 1.7)),
-    ]  # fmt: skip
+        Figure(
+            ITEM, "2-core pipeline / 1-core bare extraction", pool_ratio, "x", Target(">=", 1.7)
+        ),
+    ]
     if callable(newspaper):
         np_rate = len(subset) / median([r["np"] for r in rounds])
         np_ratio = median([r["np"] / r["np_bare"] for r in rounds])
         figures += [
-            Figure(ITEM, f"newspaper4k extraction, 1 core ({len(subset)} pages)", np_rate,
-                   "articles/s"),
+            Figure(
+                ITEM, f"newspaper4k extraction, 1 core ({len(subset)} pages)", np_rate, "articles/s"
+            ),
             Figure(ITEM, "newspaper4k time / bare trafilatura time", np_ratio, "x"),
-        ]  # fmt: skip
+        ]
     else:
         figures.append(Figure(ITEM, "newspaper4k extraction", None, "articles/s", note=newspaper))
     stage_ms = {

@@ -20,12 +20,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine, make_url
 
-from storage import migrate, repo
-from storage.engine import make_engine, session_scope
-
 from benchmarks.common import Figure, Mode, Result, median, rounds_for
 from benchmarks.corpus import article_texts
 from benchmarks.harness import NOW, sqlite_engine
+from storage import migrate, repo
+from storage.engine import make_engine, session_scope
 
 ITEM = "6 storage"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -47,11 +46,12 @@ def articles(count: int, round_no: int = 0) -> list[Write]:
         url = f"https://www.kabarnusantara.example/internasional/{round_no}/{i}"
         matches = (
             repo.NewMatch("topic", "nato", "term", "NATO", 10, 14, text.body[:120], 3.0, True, 4),
-            repo.NewMatch("topic", "ukraine", "term", "Ukraina", 40, 47, text.body[:120], 2.0,
-                          True, 3),
+            repo.NewMatch(
+                "topic", "ukraine", "term", "Ukraina", 40, 47, text.body[:120], 2.0, True, 3
+            ),
             repo.NewMatch("actor", "Mark Rutte", "name", "Rutte", 80, 85, text.body[:120]),
             repo.NewMatch("actor", "Donald Trump", "alias", "Trump", 90, 95, text.body[:120]),
-        )  # fmt: skip
+        )
         payload = json.dumps({"rule": "default", "title": text.title, "url": url})
         out.append(
             Write(
@@ -107,8 +107,9 @@ def scratch_postgres(server_url: str) -> Iterator[str]:
             )
 
 
-def _timed_blocks(engines: dict[str, Engine], writes: Sequence[Write], block: int,
-                  order: Sequence[str]) -> dict[str, float]:  # fmt: skip
+def _timed_blocks(
+    engines: dict[str, Engine], writes: Sequence[Write], block: int, order: Sequence[str]
+) -> dict[str, float]:
     spent = dict.fromkeys(engines, 0.0)
     for start in range(0, len(writes), block):
         chunk = writes[start : start + block]
@@ -147,14 +148,27 @@ def run(mode: Mode = "full", postgres_url: str | None = DEFAULT_POSTGRES) -> Res
             order = sorted(engines) if r % 2 == 0 else sorted(engines, reverse=True)
             samples.append(_timed_blocks(engines, articles(n, round_no=r), BLOCK[mode], order))
     figures = [
-        Figure(ITEM, "SQLite (WAL file) writes", n / median([s["sqlite"] for s in samples]),
-               "articles/s"),
-    ]  # fmt: skip
+        Figure(
+            ITEM,
+            "SQLite (WAL file) writes",
+            n / median([s["sqlite"] for s in samples]),
+            "articles/s",
+        ),
+    ]
     if postgres_note:
         figures.append(Figure(ITEM, "PostgreSQL writes", None, "articles/s", note=postgres_note))
     else:
-        figures.append(Figure(ITEM, "PostgreSQL writes",
-                              n / median([s["postgres"] for s in samples]), "articles/s"))  # fmt: skip
-    details = {"articles_per_round": n, "rounds": samples,
-               "per_article": "1 transaction: article + story + 4 matches + 0-1 alert + event"}  # fmt: skip
+        figures.append(
+            Figure(
+                ITEM,
+                "PostgreSQL writes",
+                n / median([s["postgres"] for s in samples]),
+                "articles/s",
+            )
+        )
+    details = {
+        "articles_per_round": n,
+        "rounds": samples,
+        "per_article": "1 transaction: article + story + 4 matches + 0-1 alert + event",
+    }
     return Result("storage", figures, details, time.perf_counter() - started)

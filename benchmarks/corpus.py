@@ -53,8 +53,16 @@ _SITES = (
     ("Majalah Global", "www.majalahglobal.example"),
 )
 _SECTIONS = ("internasional", "dunia", "politik", "nasional", "ekonomi", "berita")
-_NAMES = ("Rina Wulandari", "Agus Setiawan", "Dewi Lestari", "Bayu Pratama", "Siti Rahma",
-          "Hendra Gunawan", "Putri Maharani", "Yoga Saputra")  # fmt: skip
+_NAMES = (
+    "Rina Wulandari",
+    "Agus Setiawan",
+    "Dewi Lestari",
+    "Bayu Pratama",
+    "Siti Rahma",
+    "Hendra Gunawan",
+    "Putri Maharani",
+    "Yoga Saputra",
+)
 _OTHER_HEADLINES = (
     "Harga Cabai Rawit di Pasar Induk Turun Jelang Akhir Pekan",
     "Timnas U-23 Tiba di Doha untuk Laga Penentuan",
@@ -67,9 +75,14 @@ _OTHER_HEADLINES = (
     "Promo Tiket Pesawat Akhir Tahun, Cek Rutenya di Sini",
     "Kemenkes Ingatkan Warga Waspadai Demam Berdarah",
 )
-_COMMENTS = ("Setuju sekali dengan artikel ini.", "Semoga cepat selesai konfliknya.",
-             "Beritanya kurang lengkap, sumbernya mana?", "Mantap, terima kasih infonya.",
-             "Kapan ya damai?", "Analisisnya tajam.")  # fmt: skip
+_COMMENTS = (
+    "Setuju sekali dengan artikel ini.",
+    "Semoga cepat selesai konfliknya.",
+    "Beritanya kurang lengkap, sumbernya mana?",
+    "Mantap, terima kasih infonya.",
+    "Kapan ya damai?",
+    "Analisisnya tajam.",
+)
 
 
 @dataclass(frozen=True)
@@ -160,7 +173,7 @@ def _redraw_numbers(text: str, rng: random.Random) -> str:
 
 
 def _headline(rng: random.Random, sentences: Sequence[str]) -> str:
-    words = rng.choice(sentences).rstrip(".!?\"”").split()
+    words = rng.choice(sentences).rstrip('.!?"”').split()
     cut = " ".join(words[: rng.randint(7, 13)]).strip(",;:")
     return cut[:1].upper() + cut[1:]
 
@@ -242,8 +255,15 @@ def _portal(ctx: _Ctx) -> str:
         CorpusDoc(Path(f"{i}.txt"), "txt", t, (), ctx.text.published, ctx.link(f"/x/{i}"), "")
         for i, t in enumerate(ctx.rng.sample(_OTHER_HEADLINES, 5))
     )
-    doc = CorpusDoc(Path("page.txt"), "txt", ctx.text.title, ctx.text.paragraphs,
-                    ctx.text.published, ctx.url, ctx.site)  # fmt: skip
+    doc = CorpusDoc(
+        Path("page.txt"),
+        "txt",
+        ctx.text.title,
+        ctx.text.paragraphs,
+        ctx.text.published,
+        ctx.url,
+        ctx.site,
+    )
     corpus = Corpus(ctx.site, ctx.base, (doc, *others))
     return render_page(doc, corpus, lambda p: ctx.base + p if p != doc.url_path else ctx.url)
 
@@ -261,13 +281,20 @@ def _detik(ctx: _Ctx) -> str:
                 f"{_e(h)}</a></div>"
             )
         if i % 5 == 4:
-            body.append('<div class="ad-inline"><span>ADVERTISEMENT</span>'
-                        "<p>SCROLL TO CONTINUE WITH CONTENT</p></div>")  # fmt: skip
-    ld = json.dumps({
-        "@context": "https://schema.org", "@type": "NewsArticle", "headline": ctx.text.title,
-        "datePublished": ctx.text.published.isoformat(), "author": {"name": ctx.author},
-        "publisher": {"name": ctx.site},
-    })  # fmt: skip
+            body.append(
+                '<div class="ad-inline"><span>ADVERTISEMENT</span>'
+                "<p>SCROLL TO CONTINUE WITH CONTENT</p></div>"
+            )
+    ld = json.dumps(
+        {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": ctx.text.title,
+            "datePublished": ctx.text.published.isoformat(),
+            "author": {"name": ctx.author},
+            "publisher": {"name": ctx.site},
+        }
+    )
     return f"""<!DOCTYPE html><html lang="id"><head><meta charset="utf-8">
 <title>{_e(ctx.text.title)} | {_e(ctx.site)}</title>
 <link rel="canonical" href="{_e(ctx.url)}"><meta name="publishdate"
@@ -300,7 +327,9 @@ def _wordpress(ctx: _Ctx) -> str:
         for i in range(rng.randint(0, 15))
     )
     recent = _links(ctx, rng.sample(_OTHER_HEADLINES, 6))
-    archives = "".join(f'<li><a href="#">{m} 2025</a></li>' for m in ("Januari", "Februari", "Maret"))
+    archives = "".join(
+        f'<li><a href="#">{m} 2025</a></li>' for m in ("Januari", "Februari", "Maret")
+    )
     return f"""<!DOCTYPE html><html lang="id-ID"><head><meta charset="UTF-8">
 <title>{_e(ctx.text.title)} &#8211; {_e(ctx.site)}</title>
 <link rel="canonical" href="{_e(ctx.url)}">
@@ -413,10 +442,11 @@ def describe(pages: Sequence[BenchPage]) -> dict[str, object]:
     seeds, others = source_texts()
     return {
         "pages": len(pages),
-        "text_kb_min_median_max": [round(x / 1024, 1) for x in
-                                   (sizes[0], sizes[len(sizes) // 2], sizes[-1])],
+        "text_kb_min_median_max": [
+            round(x / 1024, 1) for x in (sizes[0], sizes[len(sizes) // 2], sizes[-1])
+        ],
         "html_kb_median": round(html_sizes[len(html_sizes) // 2] / 1024, 1),
         "templates": {t: sum(p.template == t for p in pages) for t in sorted(TEMPLATES)},
         "topical": sum(p.article.topical for p in pages),
         "source_texts": {"seeds": len(seeds), "shared_articles": len(others)},
-    }  # fmt: skip
+    }

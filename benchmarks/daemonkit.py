@@ -11,19 +11,24 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.corpus import ROOT
 from monitor.config import Settings, load_settings
 from storage.tables import Feed, SeenEntry
-
-from benchmarks.corpus import ROOT
 
 
 @contextlib.contextmanager
 def loop_site(prerender: Sequence[int] = (), lifetime: float = 600.0) -> Iterator[str]:
     """Start ``benchmarks.loopsite`` in a subprocess; yield its base URL; stop it."""
-    cmd = [sys.executable, "-m", "benchmarks.loopsite", "--lifetime", str(lifetime),
-           "--prerender", ",".join(map(str, prerender))]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.loopsite",
+        "--lifetime",
+        str(lifetime),
+        "--prerender",
+        ",".join(map(str, prerender)),
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -51,8 +56,10 @@ def get(url: str) -> None:
 
 
 def write_feeds_file(path: Path, urls: Sequence[str]) -> Path:
-    path.write_text("".join(f'[[feed]]\nurl = "{u}"\nname = "Feed {i}"\n\n'
-                            for i, u in enumerate(urls)), encoding="utf-8")  # fmt: skip
+    path.write_text(
+        "".join(f'[[feed]]\nurl = "{u}"\nname = "Feed {i}"\n\n' for i, u in enumerate(urls)),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -69,12 +76,18 @@ def daemon_settings(
             "schedule": schedule,
             "alerts": {
                 "channels": [{"name": "bench", **channel}],
-                "rules": [{"name": "default", "topics": ["nato", "ukraine", "us_russia"],
-                           "require_actor": True, "require_substantive": True,
-                           "channels": ["bench"]}],
+                "rules": [
+                    {
+                        "name": "default",
+                        "topics": ["nato", "ukraine", "us_russia"],
+                        "require_actor": True,
+                        "require_substantive": True,
+                        "channels": ["bench"],
+                    }
+                ],
             },
         },
-    )  # fmt: skip
+    )
 
 
 def known_feed(url: str, name: str, **state: Any) -> Feed:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from benchmarks.corpus import ROOT, BenchPage
 from monitor.config import load_settings
 from monitor.dedup import DedupConfig, DedupIndex
 from monitor.lexicon import Lexicon
@@ -20,8 +21,6 @@ from monitor.pipeline import Pipeline
 from monitor.rules import AlertRule
 from storage import migrate
 from storage.engine import make_engine
-
-from benchmarks.corpus import ROOT, BenchPage
 
 CONFIG_DIR = ROOT / "config"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -53,8 +52,9 @@ class MemoryFetcher:
         self._pages = {p.url: p.html for p in pages}
 
     async def fetch(self, url: str, **_: Any) -> FetchResult:
-        return FetchResult(url, url, 200, self._pages[url],
-                           {"content-type": "text/html; charset=utf-8"})  # fmt: skip
+        return FetchResult(
+            url, url, 200, self._pages[url], {"content-type": "text/html; charset=utf-8"}
+        )
 
 
 def entry_for(page: BenchPage) -> FeedEntry:

@@ -64,12 +64,13 @@ class Site:
         now = format_datetime(datetime.now(UTC))
         body = "".join(
             f"<item><title>{escape(name)}</title><link>{self.base}/article/{index}</link>"
-            f"<guid isPermaLink=\"false\">{escape(name)}</guid><pubDate>{now}</pubDate></item>"
+            f'<guid isPermaLink="false">{escape(name)}</guid><pubDate>{now}</pubDate></item>'
             for name, index in items
         )
-        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-                f"<title>{escape(title)}</title><link>{self.base}/</link>{body}</channel></rss>"
-                ).encode()  # fmt: skip
+        return (
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{escape(title)}</title><link>{self.base}/</link>{body}</channel></rss>"
+        ).encode()
 
     def feed(self, i: int, etag: str | None) -> tuple[int, bytes, str]:
         if i % CHANGED_EVERY:
@@ -141,8 +142,9 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 payload = {}
             with site.lock:
-                site.log["hooks"].append({"at": received, "url": payload.get("url"),
-                                          "type": payload.get("type")})  # fmt: skip
+                site.log["hooks"].append(
+                    {"at": received, "url": payload.get("url"), "type": payload.get("type")}
+                )
             self._send(200, b"{}", "application/json")
 
     return Handler

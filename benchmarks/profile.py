@@ -15,8 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.corpus import article_texts, build_pages
-from benchmarks.harness import default_matcher, entry_for, fresh_trafilatura, pipeline
-from benchmarks.harness import sqlite_engine
+from benchmarks.harness import (
+    default_matcher,
+    entry_for,
+    fresh_trafilatura,
+    pipeline,
+    sqlite_engine,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -83,7 +88,30 @@ def _parse(n: int) -> Callable[[], None]:
     return work
 
 
+def _polling(n: int) -> Callable[[], None]:
+    """One poll cycle over ``n`` feeds (90 % 304) of the loopback site, as in item 3."""
+    import contextlib
+
+    from benchmarks import bench_polling as bp
+    from benchmarks.daemonkit import daemon_settings, loop_site
+
+    stack = contextlib.ExitStack()
+    tmp = Path(tempfile.mkdtemp(prefix="pantau-profile-"))
+    base = stack.enter_context(loop_site([bp.changed_page(i, 1) for i in range(0, n, 10)]))
+    feeds_file, engine = bp._prepare(tmp, base, n)
+    schedule = {"per_host_concurrency": n, "per_host_delay": 0.0, "tick": 1.0}
+    settings = daemon_settings(tmp, feeds_file, schedule, {"type": "console"})
+    bp._make_due(engine)
+
+    def work() -> None:
+        with stack:
+            bp._cycle(settings)
+
+    return work
+
+
 WORKLOADS: dict[str, Callable[[int], Callable[[], None]]] = {
+    "polling": _polling,
     "pipeline": _pipeline,
     "matcher": _matcher,
     "store": _store,

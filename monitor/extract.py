@@ -58,7 +58,7 @@ def _codec(label: str) -> str | None:
     every browser (servers say ISO-8859-1 and send curly quotes)."""
     try:
         name = codecs.lookup(label.strip().lower()).name
-    except LookupError:
+    except (LookupError, ValueError):  # unknown, or junk such as an embedded NUL
         return None
     return "cp1252" if name in ("latin-1", "iso8859-1", "ascii") else name
 
@@ -81,7 +81,7 @@ def decode_html(content: bytes, declared_charset: str | None = None) -> str:
         if name.startswith(("utf-16", "utf-32")):
             try:
                 return content.decode(name)
-            except UnicodeDecodeError:
+            except (UnicodeError, LookupError):  # LookupError: "base64" is no text encoding
                 continue
     try:
         return content.decode("utf-8")
@@ -91,7 +91,7 @@ def decode_html(content: bytes, declared_charset: str | None = None) -> str:
         if name != "utf-8":
             try:
                 return content.decode(name)
-            except UnicodeDecodeError:
+            except (UnicodeError, LookupError):
                 continue
     return content.decode("cp1252", errors="replace")
 

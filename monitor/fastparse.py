@@ -42,19 +42,27 @@ from monitor.parse import (
 
 FAST_PATH_NOTE = "parsed by the fastfeedparser fast path"
 
-_ENTRY = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(item|entry)(?=[\s/>])(.*?)</(?:[\w.-]+:)?\1\s*>",
-                    re.DOTALL)  # fmt: skip
+_ENTRY = re.compile(
+    r"<(?:[A-Za-z_][\w.-]*:)?(item|entry)(?=[\s/>])(.*?)</(?:[\w.-]+:)?\1\s*>", re.DOTALL
+)
 _DATE = re.compile(
     r"<((?:dc:|dcterms:)?(?:pubDate|published|issued|updated|modified|created|date|"
     r"lastBuildDate))(?:\s[^>]*)?>(.*?)</\1\s*>",
     re.DOTALL | re.IGNORECASE,
 )
 _DATE_KEYS = {
-    "pubdate": "published", "published": "published", "issued": "published",
-    "dcterms:issued": "published", "updated": "updated", "modified": "updated",
-    "lastbuilddate": "updated", "dc:date": "updated", "dcterms:modified": "updated",
-    "created": "created", "dcterms:created": "created",
-}  # fmt: skip
+    "pubdate": "published",
+    "published": "published",
+    "issued": "published",
+    "dcterms:issued": "published",
+    "updated": "updated",
+    "modified": "updated",
+    "lastbuilddate": "updated",
+    "dc:date": "updated",
+    "dcterms:modified": "updated",
+    "created": "created",
+    "dcterms:created": "created",
+}
 _ID = re.compile(r"<(?:guid|id)(?=[\s>])")  # fastfeedparser invents an id from the link
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 _TTL = re.compile(r"<ttl\s*>\s*([^<]*?)\s*</ttl\s*>", re.IGNORECASE)
@@ -77,9 +85,12 @@ def parse_feed_fast(
         return _fast(content, url, content_type, default_tz, max_entries)
     except _Disagrees:
         return parse_feed(
-            content, url=url, content_type=content_type, default_tz=default_tz,
+            content,
+            url=url,
+            content_type=content_type,
+            default_tz=default_tz,
             max_entries=max_entries,
-        )  # fmt: skip
+        )
 
 
 def _fast(

@@ -27,7 +27,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
@@ -85,6 +85,36 @@ def _engine(engine_or_url: Engine | str) -> Iterator[Engine]:
         engine.dispose()
 
 
+@contextmanager
+def _atomic_ddl(engine: Engine) -> Iterator[Engine]:
+    """An engine whose transactions really cover DDL, so an upgrade is all or nothing.
+
+    pysqlite runs CREATE/ALTER outside any transaction (it only opens one before DML): a crash
+    or SIGKILL in the middle of the first start's migration would leave half a schema that no
+    later start accepts (SchemaMismatchError). For a SQLite file, migrations therefore run on a
+    separate engine with the driver's own transaction handling off and an explicit
+    ``BEGIN IMMEDIATE`` (SQLAlchemy's documented pysqlite recipe). PostgreSQL DDL is already
+    transactional; in-memory databases cannot be opened twice and are used as they are.
+    """
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        yield engine
+        return
+    ddl_engine = make_engine(engine.url.render_as_string(hide_password=False))
+
+    def autocommit_driver(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+
+    def begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(ddl_engine, "connect", autocommit_driver)
+    event.listen(ddl_engine, "begin", begin)
+    try:
+        yield ddl_engine
+    finally:
+        ddl_engine.dispose()
+
+
 def _current(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
@@ -140,7 +170,7 @@ def upgrade(engine_or_url: Engine | str, revision: str = "head") -> str | None:
 
     Raises SchemaTooNewError or SchemaMismatchError without changing anything.
     """
-    with _engine(engine_or_url) as engine, engine.begin() as conn:
+    with _engine(engine_or_url) as engine, _atomic_ddl(engine) as ddl, ddl.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         current = _current(conn)

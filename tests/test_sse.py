@@ -24,9 +24,12 @@ from monitor import events
 from monitor.app import open_engine
 from monitor.config import Settings, load_settings
 from monitor.events import EventFilter, EventNotifier
+from monitor.health import HealthProbe
+from monitor.metrics import Metrics
 from monitor.models import ActorMention, MatchResult, TopicScore
 from monitor.paths import default_seeds_dir
 from monitor.replay import run_replay
+from monitor.web.app import create_app
 from monitor.web.sse import StreamStats, live_script, sse_routes
 from storage import repo
 from storage.engine import session_scope
@@ -382,3 +385,22 @@ console.log(JSON.stringify({ url: sources[0].url,
   empty_removed: section.querySelector(".empty") === null,
   first: { tag: first.tag, text: text, href: link.href } }));
 """
+
+
+async def test_dashboard_loads_the_live_script_served_beside_the_stream(engine: Engine) -> None:
+    notifier = EventNotifier()
+    app = create_app(
+        engine=engine,
+        metrics=Metrics.create(),
+        health=HealthProbe(),
+        extra_routes=sse_routes(engine, notifier),
+        dashboard_scripts=["/events/live.js"],
+    )
+    async with serve(app, notifier) as base, httpx.AsyncClient(timeout=15) as client:
+        page = await client.get(f"{base}/")
+        script = await client.get(f"{base}/events/live.js")
+    assert '<script src="/events/live.js" defer></script>' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert script.text == live_script()
