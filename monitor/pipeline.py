@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
@@ -98,6 +99,7 @@ class Pipeline:
         self.clock = clock
         self.options = options
         self.notifier = notifier  # woken after each commit that wrote events
+        self._indexed_upto = 0  # highest article id known to the in-memory dedup index
 
     @classmethod
     def load_dedup(cls, engine: Engine, config: DedupConfig, now: datetime) -> DedupIndex:
@@ -118,6 +120,28 @@ class Pipeline:
                 if r.signature
             ]
         return DedupIndex.rebuild(records, config)
+
+    def _sync_index(self, session: Session, now: datetime) -> int:
+        """Add articles other workers stored since we last looked; returns how many."""
+        since = now - self.dedup.config.window
+        rows = repo.articles_after(session, self._indexed_upto, since)
+        added = 0
+        for r in rows:
+            self._indexed_upto = max(self._indexed_upto, r.id)
+            if r.id in self.dedup or not r.signature:
+                continue
+            self.dedup.add(
+                IndexedArticle(
+                    article_id=r.id,
+                    story_id=r.story_id,
+                    canonical_url=r.canonical_url,
+                    body_hash=r.body_hash,
+                    signature=r.signature,
+                    seen_at=r.seen_at,
+                )
+            )
+            added += 1
+        return added
 
     # -- one entry -----------------------------------------------------------------------
 
@@ -244,10 +268,24 @@ class Pipeline:
         alerts_enabled: bool,
     ) -> ArticleOutcome:
         source = source_of(canonical)
-        is_copy = verdict.kind in ("exact", "near")
         rules = matching_rules(self.rules, match, source) if alerts_enabled else []
         try:
             with session_scope(self.engine) as session:
+                # Other workers store articles too: serialise story decisions across them
+                # (PostgreSQL) and catch up with what they stored before deciding.
+                _lock_story_decisions(session)
+                if self._sync_index(session, now):
+                    verdict = self.dedup.check(canonical, body, at=now)
+                    if verdict.kind == "same_url":
+                        return ArticleOutcome(
+                            entry.link,
+                            "duplicate",
+                            title,
+                            canonical,
+                            "URL stored by another worker",
+                            duplicate_kind="same_url",
+                        )
+                is_copy = verdict.kind in ("exact", "near")
                 article = repo.NewArticle(
                     canonical_url=canonical,
                     url=entry.link,
@@ -399,6 +437,15 @@ class Pipeline:
                 sources=repo.story_sources(session, story_id),
             )
             repo.append_event(session, events.STORY_UPDATED, events.encode(payload), now)
+
+
+STORY_LOCK_KEY = 0x50414E54  # "PANT": one advisory lock for story decisions across workers
+
+
+def _lock_story_decisions(session: Session) -> None:
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK_KEY})
 
 
 def _follow_up_text(

@@ -306,6 +306,7 @@ async def run_daemon(
             runtime.pipeline.executor = pool
         stream = EventNotifier()
         runtime.pipeline.notifier = stream
+        runtime.outbox.notifier = stream
         sync_feeds_file(settings, runtime, required=False)
         _init_gauges(runtime, metrics)
         owner = daemon_owner()
@@ -377,6 +378,7 @@ async def _serve(
             metrics=metrics,
             health=daemon.probe,
             extra_routes=sse_routes(runtime.engine, stream),
+            dashboard_scripts=["/events/live.js"],
         )
         status = StatusServer(app, host=settings.status.host, port=settings.status.port)
         await status.start()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.tables import AlertRow, ArticleRow, Event, Feed, MatchRow, SeenEntry, Story
@@ -244,3 +245,37 @@ def story_first_body(session: Session, story_id: int) -> str:
         return ""
     first = session.get(ArticleRow, story.first_article_id)
     return (first.body or "") if first is not None else ""
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    id: int
+    story_id: int
+    canonical_url: str
+    body_hash: str
+    signature: bytes | None
+    seen_at: datetime
+
+
+def articles_after(
+    session: Session, after_id: int, since: datetime, *, limit: int = 5000
+) -> list[IndexRow]:
+    """Identity columns of articles above ``after_id`` seen since ``since`` (dedup catch-up)."""
+    table = ArticleRow.__table__.c  # type: ignore[attr-defined]
+    query = (
+        sa_select(
+            table.id,
+            table.story_id,
+            table.canonical_url,
+            table.body_hash,
+            table.signature,
+            table.seen_at,
+        )
+        .where(table.id > after_id, table.seen_at >= since)
+        .order_by(table.id)
+        .limit(limit)
+    )
+    return [
+        IndexRow(int(r[0]), int(r[1] or 0), str(r[2]), str(r[3]), r[4], r[5])
+        for r in session.execute(query)
+    ]
