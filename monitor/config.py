@@ -66,6 +66,12 @@ class DedupSettings(_Section):
     window_days: int = Field(14, gt=0)
 
 
+class RetentionSettings(_Section):
+    events_days: int = Field(30, gt=0)  # the /events stream and `pantau tail` replay window
+    body_days: int = Field(0, ge=0)  # 0 keeps article bodies; N prunes bodies older than N days
+    interval: float = Field(3600.0, gt=0)  # seconds between maintenance runs of the daemon
+
+
 class MatchingSettings(_Section):
     lexicon_dir: Path | None = None
 
@@ -132,6 +138,7 @@ class Settings(_Section):
     schedule: ScheduleSettings = ScheduleSettings()
     dedup: DedupSettings = DedupSettings()
     matching: MatchingSettings = MatchingSettings()
+    retention: RetentionSettings = RetentionSettings()
     alerts: AlertSettings = AlertSettings()
     status: StatusSettings = StatusSettings()
 

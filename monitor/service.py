@@ -27,18 +27,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import col, select
 
 from monitor.app import Runtime, open_runtime
 from monitor.config import Settings
 from monitor.errors import ConfigError
-from monitor.events import EventNotifier
+from monitor.events import EventNotifier, prune_events
 from monitor.feeds import feeds_file_path, load_feeds_file, sync_feeds
 from monitor.health import DEFAULT_LIMITS, HealthProbe
 from monitor.hostlimit import HostLimiter, LimitedFetcher
@@ -50,6 +50,7 @@ from monitor.web.server import StatusServer
 from monitor.web.sse import sse_routes
 from storage import feed_state
 from storage.engine import session_scope
+from storage.retention import prune_bodies
 from storage.tables import Feed
 
 log = logging.getLogger(__name__)
@@ -339,6 +340,25 @@ async def run_daemon(
         return await _serve(settings, runtime, daemon, stop, notifier, metrics, stream)
 
 
+def maintain(runtime: Runtime, now: datetime | None = None) -> dict[str, int]:
+    """Keep memory and the database flat over months: expire the dedup window, prune old
+    events and (when configured) old article bodies. Returns what was removed."""
+    now = now or datetime.now(UTC)
+    r = runtime.settings.retention
+    done = {"dedup": runtime.dedup.prune(now - runtime.dedup.config.window)}
+    try:
+        with session_scope(runtime.engine) as session:
+            done["events"] = prune_events(session, now - timedelta(days=r.events_days))
+            done["bodies"] = (
+                prune_bodies(session, now - timedelta(days=r.body_days)) if r.body_days else 0
+            )
+    except OperationalError as exc:
+        log.warning("maintenance skipped, database unavailable: %s", exc.orig)
+    if any(done.values()):
+        log.info("maintenance: %s", ", ".join(f"{k} {v}" for k, v in done.items()))
+    return done
+
+
 async def _serve(
     settings: Settings,
     runtime: Runtime,
@@ -370,6 +390,17 @@ async def _serve(
         coalesce=True,
         misfire_grace_time=None,
         id="outbox",
+    )
+    scheduler.add_job(
+        maintain,
+        "interval",
+        args=(runtime,),
+        seconds=settings.retention.interval,
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        id="maintenance",
     )
     status: StatusServer | None = None
     if settings.status.enabled:

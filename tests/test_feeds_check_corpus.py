@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,7 +24,7 @@ from monitor.cli import app
 from monitor.errors import ParseError
 from monitor.parse import parse_feed
 from tests.conftest import SHARED
-from tests.loopback import LoopbackServer, Request, Response, RouteFn
+from tests.loopback import LoopbackServer, Request, Response, RouteFn, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS = Path("corpus", "feeds")
@@ -66,14 +67,24 @@ def test_the_corpus_is_there(shared_dir: Path) -> None:
     assert len(CORPUS_FILES) >= 50
 
 
+@pytest.fixture(scope="module")
+def corpus_server() -> Iterator[LoopbackServer]:
+    """One server for the whole corpus, each file at /<its path under shared/>."""
+    with serve() as server:
+        for relative in CORPUS_FILES:
+            raw = (SHARED / relative).read_bytes()
+            headers = {"content-type": content_type_of(raw)}
+            server.route(f"/{relative}", Response(body=raw, headers=headers))
+        yield server
+
+
 @pytest.mark.parametrize("relative", CORPUS_FILES)
 def test_every_corpus_feed_checks_to_its_entries_or_one_clear_error(
-    shared_dir: Path, loopback: LoopbackServer, relative: str
+    shared_dir: Path, corpus_server: LoopbackServer, relative: str
 ) -> None:
     raw = (shared_dir / relative).read_bytes()
     content_type = content_type_of(raw)
-    loopback.route("/feed.xml", Response(body=raw, headers={"content-type": content_type}))
-    url = loopback.url("/feed.xml")
+    url = corpus_server.url(f"/{relative}")
     result = check(url)
     try:
         expected = parse_feed(raw, url=url, content_type=content_type)
