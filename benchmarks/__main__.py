@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks import bench_memory
 from benchmarks.common import Figure, Mode, Result, fmt
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -183,16 +184,23 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     failed: dict[str, str] = {}
     warnings.simplefilter("ignore")  # third-party deprecation chatter would break the table
-    for name in [n for n in ORDER if n in names]:
+    memory: bench_memory.Running | None = None
+    for name in [n for n in RUN_ORDER if n in names]:
         print(f"[{time.perf_counter() - started:6.1f} s] {name} ...", file=sys.stderr, flush=True)
         try:
-            results.append(runners[name](mode))
+            if name == "memory":
+                memory = bench_memory.start(mode, nice=10)
+            else:
+                results.append(runners[name](mode))
         except Exception as exc:  # one broken benchmark must not hide the others' figures
-            traceback.print_exc()
-            failed[name] = f"{type(exc).__name__}: {exc}"
-            results.append(
-                Result(name, [Figure(name, "benchmark failed", None, "", note=failed[name])])
-            )
+            results.append(_failed(name, exc, failed))
+    if memory is not None:
+        print(f"[{time.perf_counter() - started:6.1f} s] memory (finishing) ...", file=sys.stderr)
+        try:
+            results.append(bench_memory.finish(memory))
+        except Exception as exc:
+            results.append(_failed("memory", exc, failed))
+    results.sort(key=lambda r: ORDER.index(r.name) if r.name in ORDER else len(ORDER))
     total = time.perf_counter() - started
     print(table(results))
     print(f"\nmode {mode}, {total:.0f} s in all; load average at start {env['load_average']}")

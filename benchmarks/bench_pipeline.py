@@ -49,7 +49,7 @@ ITEM = "1 pipeline"
 WORKERS = 2
 IN_FLIGHT = 4
 PAGES = {"full": 500, "quick": 150, "tiny": 6}
-NEWSPAPER_EVERY = {"full": 5, "quick": 5, "tiny": 3}
+NEWSPAPER_EVERY = {"full": 10, "quick": 5, "tiny": 3}
 STAGES = ("extract", "strip_furniture", "canonicalize", "match", "dedup", "store")
 
 
@@ -201,7 +201,7 @@ def run(mode: Mode = "full") -> Result:
     newspaper = _newspaper()
     rounds: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pantau-bench-") as tmp:
-        for r in range(rounds_for(mode, 3, 2)):
+        for r in range(rounds_for(mode, 2, 2)):
             row = asyncio.run(
                 _single_core_round(pages, matcher, Path(tmp, f"single{r}.db"), r % 2 == 1, warm)
             )

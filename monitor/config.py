@@ -57,6 +57,9 @@ class ScheduleSettings(_Section):
     alert_on_first_poll: bool = False
     grace_period: float = Field(20.0, ge=0)
     tick: float = Field(5.0, gt=0)
+    # Seconds a daemon holds a claimed feed; a crashed daemon's feeds wait this long. None:
+    # max(600, 10 x fetch.total_timeout). Shorter only if every poll surely finishes sooner.
+    lease: float | None = Field(None, gt=0)
     article_concurrency: int = Field(4, gt=0)
     extract_workers: int = Field(1, ge=0)
 

@@ -5,7 +5,8 @@ An alert row is written in the same transaction as the article and matches it co
 transient failures with exponential back-off (honouring Retry-After) and gives up after the
 channel's ``give_up_after`` with a visible failed row. Flood control collapses the excess into
 one digest message. The idempotency key (story, rule, channel) is unique in the database, so a
-story can never alert twice on one channel.
+story can never alert twice on one channel. Workers sharing a PostgreSQL database take turns per
+channel (an advisory lock, freed at once if its holder dies), so no row is sent by two of them.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from monitor import events
 from monitor.alert.flood import FloodGate, FloodPolicy, make_digest
 from monitor.alert.message import AlertMessage, DigestMessage
 from monitor.errors import AlertDeliveryError
+from monitor.metrics import Metrics
 from monitor.models import ActorMention, MatchResult, Span, TermHit, TopicScore
 from storage import repo
 from storage.engine import session_scope
+from storage.locks import try_exclusive
 from storage.tables import AlertRow
 
 log = logging.getLogger(__name__)
@@ -176,6 +179,12 @@ class Outbox:
         self.channels = dict(channels)
         self.policies = dict(policies or {})
         self.clock = clock
+        self.metrics: Metrics | None = None  # set by the daemon: alerts by channel and status
+
+    def _count(self, rows: Sequence[AlertRow], status: str) -> None:
+        if self.metrics is not None:
+            for row in rows:
+                self.metrics.alerts.labels(row.channel, status).inc()
 
     def policy(self, channel: str) -> DeliveryPolicy:
         return self.policies.get(channel, DeliveryPolicy())
@@ -185,12 +194,16 @@ class Outbox:
         report = DeliveryReport()
         now = self.clock()
         with session_scope(self.engine) as session:
-            rows = list(repo.due_alerts(session, now, limit=limit))
-        by_channel: dict[str, list[AlertRow]] = {}
-        for row in rows:
-            by_channel.setdefault(row.channel, []).append(row)
-        for channel_name, channel_rows in by_channel.items():
-            await self._deliver_channel(channel_name, channel_rows, now, report)
+            names = sorted({r.channel for r in repo.due_alerts(session, now, limit=limit)})
+        for name in names:
+            # One deliverer per channel across workers, or two would send the same rows.
+            with try_exclusive(self.engine, f"outbox:{name}") as held:
+                if not held:
+                    continue  # another worker is delivering this channel right now
+                with session_scope(self.engine) as session:  # what it left, read under the lock
+                    rows = list(repo.due_alerts(session, now, limit=limit, channel=name))
+                if rows:
+                    await self._deliver_channel(name, rows, now, report)
         return report
 
     def _sent_times(self, session: Session, channel: str, since: datetime) -> list[datetime]:
@@ -243,6 +256,7 @@ class Outbox:
                 continue
             status = "digested" if isinstance(planned, DigestMessage) else "sent"
             self._mark(planned_rows, status=status, sent_at=self.clock())
+            self._count(planned_rows, status)
             report.messages += 1
             if status == "sent":
                 report.sent += 1
@@ -285,6 +299,7 @@ class Outbox:
                     _append_alert_event(session, db_row, error=error)
         self._notify()
         report.failed += len(rows)
+        self._count(rows, "failed")
         report.errors.append(error)
         log.error("alerts failed: %s", error)
 
@@ -318,6 +333,7 @@ class Outbox:
                     _append_alert_event(session, db_row, error=exc.message, final=False)
             self._notify()
             report.retried += len(retry)
+            self._count(retry, "retried")
             log.warning("alert delivery will be retried: %s", exc.message)
 
 

@@ -20,7 +20,7 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal, Protocol
@@ -203,6 +203,8 @@ class Poller:
         todo = [e for e in reversed(entries) if e.entry_id in unseen]
         alerts_enabled = feed.initial_poll_done or self.schedule.alert_on_first_poll
         outcomes = await self._run_entries(todo, feed.id, alerts_enabled)
+        if self.metrics is not None:
+            record_outcomes(self.metrics, outcomes)
         retries = sum(1 for o in outcomes if o.retry)
         interval = next_interval(
             float(feed.interval_seconds),
@@ -443,3 +445,15 @@ class Poller:
             log.warning("OPERATOR: feed unhealthy: %s <%s>: %s", name, feed.url, health.reason)
         else:
             log.warning("OPERATOR: feed recovered: %s <%s> is healthy again", name, feed.url)
+
+
+def record_outcomes(metrics: Metrics, outcomes: Iterable[ArticleOutcome]) -> None:
+    """Count what the pipeline did with a poll's entries."""
+    for o in outcomes:
+        if o.status == "stored":
+            metrics.articles_stored.inc()
+        elif o.status == "duplicate":
+            metrics.duplicates.labels(o.duplicate_kind or "unknown").inc()
+        if o.status in ("stored", "duplicate") and o.article_id is not None:
+            for topic in o.match.topics:
+                metrics.matches.labels(topic.name).inc()

@@ -32,7 +32,7 @@ from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import col, select
 
 from monitor.app import Runtime, open_runtime
@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 MIN_LEASE_SECONDS = 600.0
 MIN_OUTBOX_INTERVAL = 1.0
+SYNC_ATTEMPTS = 3  # feeds-file syncs racing other workers that start at the same time
 
 
 @dataclass
@@ -75,7 +76,10 @@ def daemon_owner() -> str:
 
 
 def lease_seconds(settings: Settings) -> float:
-    """Long enough for a feed and its new articles; a crashed daemon's feeds wait this long."""
+    """Long enough for a feed and its new articles; a crashed daemon's feeds wait this long.
+    ``schedule.lease`` overrides it (a test, or an operator who knows polls finish sooner)."""
+    if settings.schedule.lease is not None:
+        return settings.schedule.lease
     return max(MIN_LEASE_SECONDS, 10 * settings.fetch.total_timeout)
 
 
@@ -86,13 +90,22 @@ def sync_feeds_file(settings: Settings, runtime: Runtime, *, required: bool) -> 
         log.info("no feeds file at %s; polling the feeds in the database only", path)
         return
     specs = load_feeds_file(path)
-    with session_scope(runtime.engine) as session:
-        report = sync_feeds(
-            session,
-            specs,
-            default_interval=settings.schedule.default_interval,
-            now=datetime.now(UTC),
-        )
+    for attempt in range(1, SYNC_ATTEMPTS + 1):
+        try:
+            with session_scope(runtime.engine) as session:
+                report = sync_feeds(
+                    session,
+                    specs,
+                    default_interval=settings.schedule.default_interval,
+                    now=datetime.now(UTC),
+                )
+            break
+        except IntegrityError:
+            # Workers started together add the same feeds; the one that lost the race finds
+            # them committed on its next attempt.
+            if attempt == SYNC_ATTEMPTS:
+                raise
+            log.info("feeds file: another worker added the same feeds; syncing again")
     if report.added or report.updated:
         log.info(
             "feeds file %s: %d added, %d updated", path, len(report.added), len(report.updated)
@@ -308,6 +321,7 @@ async def run_daemon(
         stream = EventNotifier()
         runtime.pipeline.notifier = stream
         runtime.outbox.notifier = stream
+        runtime.outbox.metrics = metrics
         sync_feeds_file(settings, runtime, required=False)
         _init_gauges(runtime, metrics)
         owner = daemon_owner()

@@ -207,13 +207,13 @@ def count_rows(session: Session, table: type[ArticleRow | Story | AlertRow | Fee
 # --- alerts outbox ----------------------------------------------------------------------------
 
 
-def due_alerts(session: Session, now: datetime, *, limit: int = 100) -> Sequence[AlertRow]:
-    return session.exec(
-        select(AlertRow)
-        .where(AlertRow.status == "pending", AlertRow.next_attempt_at <= now)
-        .order_by(col(AlertRow.id))
-        .limit(limit)
-    ).all()
+def due_alerts(
+    session: Session, now: datetime, *, limit: int = 100, channel: str | None = None
+) -> Sequence[AlertRow]:
+    query = select(AlertRow).where(AlertRow.status == "pending", AlertRow.next_attempt_at <= now)
+    if channel is not None:
+        query = query.where(AlertRow.channel == channel)
+    return session.exec(query.order_by(col(AlertRow.id)).limit(limit)).all()
 
 
 def alert_has_key(session: Session, key: str) -> bool:

@@ -102,3 +102,85 @@ async def test_dashboard_renders_seed_matches_and_charts_in_chromium(
     assert png_size(data) == (1280, 2000)
     # A blank page compresses to a few kB; the rendered dashboard is far richer.
     assert len(data) > 50_000, len(data)
+
+
+async def test_running_daemon_serves_health_metrics_and_a_dashboard_chromium_renders(
+    tmp_path: Path,
+) -> None:
+    """Issue 8's acceptance: the daemon itself, status server on, seeds polled from a site."""
+    import socket
+
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+    from sqlmodel import select
+
+    from monitor.config import load_settings
+    from monitor.paths import default_seeds_dir
+    from monitor.service import run_daemon
+    from monitor.sitebuilder import FEED_PATH, build_site, load_corpus
+    from monitor.siteserver import SiteServer
+    from storage.engine import session_scope
+    from storage.tables import ArticleRow
+    from tests.test_daemon import write_feeds_file
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    corpus = load_corpus(default_seeds_dir())
+    with SiteServer() as site:
+        site.site = build_site(corpus, site.base_url)
+        feeds = tmp_path / "feeds.toml"
+        write_feeds_file(feeds, [site.base_url + FEED_PATH])
+        db = tmp_path / "daemon.db"
+        settings = load_settings(
+            None,
+            env={},
+            overrides={
+                "data_dir": str(tmp_path),
+                "feeds_file": str(feeds),
+                "database": {"url": f"sqlite:///{db}"},
+                "schedule": {"tick": 0.2, "jitter": 0.0, "grace_period": 1.0},
+                "status": {"enabled": True, "port": port},
+            },
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_daemon(settings, stop=stop, allow_private=True, env={}, handle_signals=False)
+        )
+        base = f"http://127.0.0.1:{port}"
+        shot = tmp_path / "daemon-dashboard.png"
+        try:
+            engine = make_engine(f"sqlite:///{db}")
+            for _ in range(300):
+                await asyncio.sleep(0.1)
+                assert not task.done(), task
+                if db.exists():
+                    try:
+                        with session_scope(engine) as session:
+                            if len(session.exec(select(ArticleRow)).all()) == 5:
+                                break
+                    except Exception:  # tables not created yet
+                        continue
+            else:
+                raise AssertionError("the daemon did not store the five seed articles")
+            async with httpx.AsyncClient(timeout=10) as client:
+                health = await client.get(base + "/healthz")
+                metrics_text = (await client.get(base + "/metrics")).text
+            await chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", base + "/")
+            dom = (await chromium(tmp_path, "--dump-dom", base + "/")).decode()
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+    assert health.status_code == 200, health.text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics_text)
+        for s in family.samples
+    }
+    assert samples[("pantau_articles_stored_total", ())] == 5
+    assert samples[("pantau_polls_total", (("status", "ok"),))] >= 1
+    for title in seed_titles():
+        assert html.escape(title, quote=False) in dom, title
+    assert dom.count("<svg") == 2 and "<mark>" in dom
+    assert "/events/live.js" in dom  # the page follows /events live
+    assert png_size(shot.read_bytes()) == (1280, 2000)

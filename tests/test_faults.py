@@ -330,6 +330,8 @@ def alert_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("[Pantau]")]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # ~30 s on an idle 2-core machine; generous for a loaded CI host
 def test_sigkill_at_random_points_of_a_replay_loses_and_doubles_nothing(tmp_path: Path) -> None:
     seed = int(os.environ.get("PANTAU_KILL_SEED") or random.randrange(2**32))
     corpus = tmp_path / "corpus"
@@ -393,3 +395,7 @@ def _check_chain(chain: Chain, titles: set[str], seed: int) -> None:
     repeats = sum(n - 1 for n in printed.values())
     killed_while_alerting = sum(1 for r in killed if alert_lines(r.stderr))
     assert repeats <= killed_while_alerting, f"{repeats} repeated alerts {where}"
+    print(  # shown with -s: how the kills landed
+        f"{chain.db}: {len(killed)} kills ({killed_while_alerting} while alerting), "
+        f"{repeats} alert(s) shown twice, seed {seed}"
+    )

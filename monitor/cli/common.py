@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from monitor.config import Settings, load_settings
 from monitor.errors import PantauError
@@ -34,7 +35,10 @@ def cli_errors() -> Iterator[None]:
         yield
     except PantauError as exc:
         err_console().print(
-            f"[bold red]error:[/] {exc.message}", markup=True, highlight=False, soft_wrap=True
+            f"[bold red]error:[/] {escape(exc.message)}",
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(2) from None
     except KeyboardInterrupt:

@@ -12,19 +12,18 @@ import typer
 
 from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, cli_errors, settings_from
+from monitor.logs import RedactingFilter, configured_secrets, setup_logging
 from monitor.notify import Notifier
 from monitor.service import run_daemon
 
 
-def _setup_daemon_logging(verbose: bool) -> None:
-    # A daemon's log is its operator console: INFO by default (journald keeps it).
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _setup_daemon_logging(verbose: bool) -> RedactingFilter:
+    # A daemon's log is its operator console: INFO by default (journald keeps it), JSON lines
+    # under systemd, human-readable on a terminal, secrets redacted either way.
+    redacting = setup_logging(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    return redacting
 
 
 @app.command("run")
@@ -42,9 +41,11 @@ def run_command(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Watch the configured feeds until SIGTERM/SIGINT; exits 0 after a clean shutdown."""
-    _setup_daemon_logging(verbose)
+    redacting = _setup_daemon_logging(verbose)
     with cli_errors():
         settings = settings_from(config, db)
+        for secret in configured_secrets(settings.alerts.channels, os.environ):
+            redacting.add_secret(secret)
         report = asyncio.run(
             run_daemon(
                 settings,

@@ -1,0 +1,300 @@
+"""Scale-out: three ``pantau run`` workers share one PostgreSQL database and 300 feeds.
+
+The feeds list the same articles several times over (and some syndicated copies under other
+URLs), so workers race to store the same article and the same story. One worker is killed with
+SIGKILL while it holds feed leases. What an operator must see: every article stored once, every
+story alerted once on the webhook, and the dead worker's feeds polled by the others once its
+leases ran out.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import col, func, select
+
+from monitor.dedup import DEFAULT_THRESHOLD, signature
+from monitor.urls import canonicalize_url
+from storage.engine import make_engine, session_scope
+from storage.tables import AlertRow, ArticleRow, Feed, SeenEntry, Story
+from tests.fakenews import FakeArticle, fake_articles
+from tests.loopback import LoopbackServer, Request, Response
+from tests.test_daemon import write_feeds_file
+
+pytestmark = pytest.mark.postgres
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKERS = 3
+FEEDS = 300
+ORIGINALS = 90
+COPIES = 30  # syndicated copies of the first COPIES originals, on another path
+PER_FEED = 3
+LEASE = 6.0  # seconds; the dead worker's feeds wait this long
+DEADLINE = 75.0
+
+
+@dataclass(frozen=True)
+class Item:
+    path: str
+    article: FakeArticle
+    original: int  # index of the original this item carries (itself for an original)
+
+
+def _items() -> list[Item]:
+    originals = fake_articles(ORIGINALS, seed=7)
+    items = [Item(f"/berita/{a.slug}", a, i) for i, a in enumerate(originals)]
+    for i, a in enumerate(originals[:COPIES]):
+        # Another portal's headline; every other copy also drops the last paragraph.
+        paragraphs = a.paragraphs if i % 2 else a.paragraphs[:-1]
+        copy = FakeArticle(f"{a.slug}-salinan", f"Salinan: {a.title}", paragraphs, a.actors)
+        items.append(Item(f"/sindikasi/{copy.slug}", copy, i))
+    return items
+
+
+def _rss(links: list[str]) -> bytes:
+    parts = "".join(
+        f"<item><title>Berita {i}</title><link>{html.escape(u)}</link>"
+        f'<guid isPermaLink="false">{html.escape(u)}</guid>'
+        "<pubDate>Mon, 10 Nov 2025 08:00:00 +0700</pubDate></item>"
+        for i, u in enumerate(links)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Uji</title>'
+        f"<link>http://example.invalid/</link>{parts}</channel></rss>"
+    ).encode()
+
+
+def _feed_items(feed: int, items: list[Item]) -> list[Item]:
+    # Each item is listed by ~7 feeds; an original and its copy never share a feed.
+    step = len(items) // PER_FEED
+    return [items[(feed + k * step) % len(items)] for k in range(PER_FEED)]
+
+
+class Recorder:
+    """The webhook receiver: refuses (503) until opened, then records each POSTed alert."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.payloads: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Response:
+        if not self.open:
+            return Response(503, b"receiver not ready")
+        payload = json.loads(request.body)
+        with self._lock:
+            self.payloads.append(payload)
+        return Response(200, b"ok")
+
+    def story_ids(self) -> Counter[int]:
+        with self._lock:
+            payloads = list(self.payloads)
+        alerts = [p for p in payloads if p["type"] == "alert"]
+        alerts += [i for p in payloads if p["type"] == "digest" for i in p["items"]]
+        return Counter(int(a["story_id"]) for a in alerts)
+
+
+def _config(tmp_path: Path, db_url: str, feed_urls: list[str], hook_url: str) -> Path:
+    feeds_file = tmp_path / "feeds.toml"
+    write_feeds_file(feeds_file, feed_urls)
+    config = tmp_path / "pantau.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path}"\nfeeds_file = "{feeds_file}"\n'
+        f'[database]\nurl = "{db_url}"\n'
+        "[fetch]\ntotal_timeout = 10.0\n"
+        # min_interval keeps every feed polled once, except the dead worker's.
+        "[schedule]\ndefault_interval = 120.0\nmin_interval = 120.0\nmax_interval = 240.0\n"
+        "jitter = 0.0\ntick = 0.2\ngrace_period = 2.0\nper_host_concurrency = 16\n"
+        f"per_host_delay = 0.0\nalert_on_first_poll = true\nlease = {LEASE}\n"
+        "[alerts]\nretry_base = 0.2\nretry_max = 0.5\n"
+        '[[alerts.rules]]\nname = "default"\nchannels = ["hook"]\n'
+        f'[[alerts.channels]]\nname = "hook"\ntype = "webhook"\nurl = "{hook_url}"\n'
+        "rate_limit = 100000\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[[Path], list[subprocess.Popen[bytes]]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    logs = []
+
+    def start(config: Path) -> list[subprocess.Popen[bytes]]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
+        code = "import monitor.cli.run; from monitor.cli import app; app()"
+        for i in range(WORKERS):
+            log = (tmp_path / f"worker{i}.log").open("wb")  # a pipe could fill and block it
+            logs.append(log)
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", code, "run", "--config", str(config), "--allow-private"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+            )
+        return started
+
+    try:
+        yield start
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for log in logs:
+            log.close()
+
+
+def _scalar(engine: Engine, query: Any) -> Any:
+    with session_scope(engine) as session:
+        return session.exec(query).one()
+
+
+def _leases_of(engine: Engine, pid: int) -> list[Feed]:
+    with session_scope(engine) as session:
+        return list(
+            session.exec(select(Feed).where(col(Feed.lease_owner).like(f"%:{pid}:%"))).all()
+        )
+
+
+def _wait(condition: Callable[[], bool], what: str, procs: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        for proc in procs:
+            assert proc.poll() is None, f"worker {proc.pid} exited early ({proc.returncode})"
+        assert time.monotonic() < deadline, f"not reached in time: {what}"
+        time.sleep(0.1)
+
+
+def test_generated_articles_are_distinct_stories_and_copies_are_near_duplicates() -> None:
+    items = _items()
+    sigs = [signature("\n\n".join(i.article.paragraphs)) for i in items]
+    originals = sigs[:ORIGINALS]
+    worst = max(
+        a.jaccard(b) for k, a in enumerate(originals) for b in originals[k + 1 :]
+    )
+    assert worst < DEFAULT_THRESHOLD - 0.15  # templated sentences share a few shingles
+    for item, sig in zip(items[ORIGINALS:], sigs[ORIGINALS:], strict=True):
+        assert sig.jaccard(sigs[item.original]) >= DEFAULT_THRESHOLD + 0.15
+
+
+def test_three_workers_store_each_article_once_alert_each_story_once_and_survive_a_kill(
+    tmp_path: Path,
+    loopback: LoopbackServer,
+    postgres_url: str,
+    workers: Callable[[Path], list[subprocess.Popen[bytes]]],
+) -> None:
+    items = _items()
+    for item in items:
+        body = item.article.html().encode("utf-8")
+        loopback.route(item.path, Response(200, body, {"content-type": "text/html"}))
+    feed_paths = [f"/feed/{f}.xml" for f in range(FEEDS)]
+    for f, path in enumerate(feed_paths):
+        links = [loopback.url(i.path) for i in _feed_items(f, items)]
+        loopback.route(
+            path, Response(200, _rss(links), {"content-type": "application/rss+xml"})
+        )
+    recorder = Recorder()
+    loopback.route("/hook", recorder)
+    config = _config(
+        tmp_path, postgres_url, [loopback.url(p) for p in feed_paths], loopback.url("/hook")
+    )
+    engine = make_engine(postgres_url)
+    procs = workers(config)
+    victim, survivors = procs[0], procs[1:]
+    try:
+        # Kill one worker while it holds leases on feeds (the schema may not exist yet).
+        def victim_holds_leases() -> bool:
+            try:
+                return len(_leases_of(engine, victim.pid)) >= 3
+            except Exception:
+                return False
+
+        _wait(victim_holds_leases, "the victim claims feeds", procs)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=10)
+        killed_at, killed_wall = time.monotonic(), datetime.now(UTC)
+        orphaned = _leases_of(engine, victim.pid)  # frozen now: nobody renews them
+        assert orphaned, "the victim held no lease when it died"
+        dead_owner = orphaned[0].lease_owner
+        recorder.open = True  # nothing reached the receiver while the victim lived
+
+        expected_seen = FEEDS * PER_FEED
+
+        def all_done() -> bool:
+            seen = _scalar(engine, select(func.count()).select_from(SeenEntry))
+            pending = _scalar(
+                engine,
+                select(func.count()).select_from(AlertRow).where(AlertRow.status != "sent"),
+            )
+            stale = _scalar(
+                engine,
+                select(func.count())
+                .select_from(Feed)
+                .where(
+                    col(Feed.id).in_([f.id for f in orphaned]),
+                    col(Feed.last_polled_at) < killed_wall,
+                ),
+            )
+            return seen == expected_seen and pending == 0 and stale == 0
+
+        _wait(all_done, "every entry processed, every alert sent, orphans re-polled", survivors)
+        time.sleep(1.0)  # room for a late duplicate delivery to show up
+        for proc in survivors:
+            proc.send_signal(signal.SIGTERM)
+        for proc in survivors:
+            assert proc.wait(timeout=15) == 0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+
+    with session_scope(engine) as session:
+        articles = list(session.exec(select(ArticleRow)).all())
+        stories = list(session.exec(select(Story)).all())
+        alerts = list(session.exec(select(AlertRow)).all())
+        feeds = {f.id: f for f in session.exec(select(Feed)).all()}
+    engine.dispose()
+
+    # Every article once: one row per distinct URL served.
+    urls = Counter(a.canonical_url for a in articles)
+    assert set(urls) == {canonicalize_url(loopback.url(i.path)) for i in items}
+    assert max(urls.values()) == 1
+    # One story per original; each copy joined its original's story.
+    story_of = {a.canonical_url: a.story_id for a in articles}
+    by_original: dict[int, set[int | None]] = {}
+    for item in items:
+        by_original.setdefault(item.original, set()).add(
+            story_of[canonicalize_url(loopback.url(item.path))]
+        )
+    assert all(len(s) == 1 for s in by_original.values()), by_original
+    assert len(stories) == ORIGINALS
+    # One alert per story on the channel, delivered once.
+    assert Counter(a.story_id for a in alerts) == {s.id: 1 for s in stories}
+    assert {(a.channel, a.kind, a.status) for a in alerts} == {("hook", "alert", "sent")}
+    assert recorder.story_ids() == {s.id: 1 for s in stories}
+    # The dead worker's feeds were polled again, by another worker, after its leases ran out.
+    for feed in orphaned:
+        now = feeds[feed.id]
+        assert now.lease_owner != dead_owner
+        assert now.last_polled_at is not None and now.last_polled_at >= killed_wall
+        path = feed.url.removeprefix(loopback.url(""))
+        assert any(r.at > killed_at for r in loopback.requests_for(path)), feed.url
