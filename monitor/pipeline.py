@@ -194,14 +194,7 @@ class Pipeline:
     ) -> ArticleOutcome:
         link_canonical = canonicalize_url(self.public_url(entry.link))
         if self._existing(link_canonical) is not None:
-            return ArticleOutcome(
-                entry.link,
-                "duplicate",
-                entry.title,
-                link_canonical,
-                "URL already stored",
-                duplicate_kind="same_url",
-            )
+            return _same_url(entry, entry.title, link_canonical, "URL already stored")
         page = await self.fetcher.fetch(entry.link, allowed_types=ARTICLE_TYPES)
         extracted = await self._extract(
             page.content, page.final_url, page.headers.get("content-type")
@@ -215,27 +208,11 @@ class Pipeline:
         now = self.clock()
         published = entry.published or extracted.published or now
         if canonical != link_canonical and self._existing(canonical) is not None:
-            return ArticleOutcome(
-                entry.link,
-                "duplicate",
-                title,
-                canonical,
-                "URL already stored",
-                duplicate_kind="same_url",
-            )
+            return _same_url(entry, title, canonical, "URL already stored")
         match = self.matcher.match(title, body, published)
         verdict = self.dedup.check(canonical, body, at=now)
         if verdict.kind == "same_url":
-            return ArticleOutcome(
-                entry.link,
-                "duplicate",
-                title,
-                canonical,
-                "URL already stored",
-                article_id=verdict.article_id,
-                story_id=verdict.story_id,
-                duplicate_kind="same_url",
-            )
+            return _same_url(entry, title, canonical, "URL already stored", verdict)
         if match.is_empty and not self.options.store_unmatched:
             return ArticleOutcome(
                 entry.link, "skipped", title, canonical, "no tracked topic or actor", match=match
@@ -277,14 +254,7 @@ class Pipeline:
                 if self._sync_index(session, now):
                     verdict = self.dedup.check(canonical, body, at=now)
                     if verdict.kind == "same_url":
-                        return ArticleOutcome(
-                            entry.link,
-                            "duplicate",
-                            title,
-                            canonical,
-                            "URL stored by another worker",
-                            duplicate_kind="same_url",
-                        )
+                        return _same_url(entry, title, canonical, "URL stored by another worker")
                 is_copy = verdict.kind in ("exact", "near")
                 article = repo.NewArticle(
                     canonical_url=canonical,
@@ -360,14 +330,7 @@ class Pipeline:
                 )
         except IntegrityError:
             # Another worker stored the same canonical URL first.
-            return ArticleOutcome(
-                entry.link,
-                "duplicate",
-                title,
-                canonical,
-                "stored concurrently",
-                duplicate_kind="same_url",
-            )
+            return _same_url(entry, title, canonical, "stored concurrently")
         except OperationalError as exc:
             raise StorageError(f"could not store {canonical}: {exc.orig}") from exc
         if self.notifier is not None:
@@ -437,6 +400,26 @@ class Pipeline:
                 sources=repo.story_sources(session, story_id),
             )
             repo.append_event(session, events.STORY_UPDATED, events.encode(payload), now)
+
+
+def _same_url(
+    entry: FeedEntry,
+    title: str,
+    canonical: str,
+    reason: str,
+    verdict: DedupVerdict | None = None,
+) -> ArticleOutcome:
+    """The outcome for an entry whose canonical URL is already stored."""
+    return ArticleOutcome(
+        entry.link,
+        "duplicate",
+        title,
+        canonical,
+        reason,
+        article_id=verdict.article_id if verdict else None,
+        story_id=verdict.story_id if verdict else None,
+        duplicate_kind="same_url",
+    )
 
 
 STORY_LOCK_KEY = 0x50414E54  # "PANT": one advisory lock for story decisions across workers
