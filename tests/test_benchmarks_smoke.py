@@ -14,8 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import bench_alert, bench_matcher, bench_memory, bench_parse, bench_pipeline
-from benchmarks import bench_polling, bench_storage
+from benchmarks import (
+    bench_alert,
+    bench_matcher,
+    bench_memory,
+    bench_parse,
+    bench_pipeline,
+    bench_polling,
+    bench_storage,
+)
 from benchmarks.__main__ import main, table
 from benchmarks.common import Figure, Result
 from benchmarks.corpus import MAX_TEXT, MIN_TEXT, TEMPLATES, build_pages, page

@@ -1,6 +1,6 @@
 """The durable outbox against real servers on 127.0.0.1: email via aiosmtpd, a Slack stand-in,
 a JSON webhook recorder. Alerts arrive once, are retried, collapse into digests, and fail
-visibly without stopping the other channels."""
+visibly without stopping the other channels; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import select
@@ -43,8 +42,8 @@ def _settings(db: str, channels: list[dict[str, Any]], rule_channels: list[str])
     )
 
 
-def test_replayed_seed_alert_arrives_by_email_with_both_parts(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'mail.db'}"
+def test_replayed_seed_alert_arrives_by_email_with_both_parts(db_url: str) -> None:
+    db = db_url
     with smtp_server() as smtp:
         channel = {
             "name": "email",
@@ -120,9 +119,9 @@ async def _deliver_until(outbox: Outbox, done: Callable[[], bool], seconds: floa
 
 
 async def test_slack_500_then_429_then_200_delivers_exactly_one_message_after_the_delay(
-    tmp_path: Path, loopback: LoopbackServer
+    db_url: str, loopback: LoopbackServer
 ) -> None:
-    db = f"sqlite:///{tmp_path / 'slack.db'}"
+    db = db_url
     _store_alerts(db, 1, ["slack"])
     loopback.route(
         "/slack",
@@ -152,9 +151,9 @@ async def test_slack_500_then_429_then_200_delivers_exactly_one_message_after_th
 
 
 async def test_fifty_alerts_in_one_poll_become_one_digest_listing_all_fifty(
-    tmp_path: Path, loopback: LoopbackServer
+    db_url: str, loopback: LoopbackServer
 ) -> None:
-    db = f"sqlite:///{tmp_path / 'flood.db'}"
+    db = db_url
     _store_alerts(db, 50, ["hook"])
     loopback.route("/hook", Response(200, b"ok"))
     settings = _settings(
@@ -177,9 +176,9 @@ async def test_fifty_alerts_in_one_poll_become_one_digest_listing_all_fifty(
 
 
 async def test_a_small_burst_goes_out_as_individual_messages(
-    tmp_path: Path, loopback: LoopbackServer
+    db_url: str, loopback: LoopbackServer
 ) -> None:
-    db = f"sqlite:///{tmp_path / 'small.db'}"
+    db = db_url
     _store_alerts(db, 3, ["hook"])
     loopback.route("/hook", Response(200, b"ok"))
     settings = _settings(
@@ -199,9 +198,9 @@ async def test_a_small_burst_goes_out_as_individual_messages(
 
 
 async def test_channel_down_past_give_up_fails_visibly_and_others_keep_delivering(
-    tmp_path: Path, loopback: LoopbackServer
+    db_url: str, loopback: LoopbackServer
 ) -> None:
-    db = f"sqlite:///{tmp_path / 'down.db'}"
+    db = db_url
     _store_alerts(db, 2, ["broken", "hook"])
     loopback.route("/broken", Response(503, b"down for maintenance"))
     loopback.route("/hook", Response(200, b"ok"))
@@ -238,9 +237,9 @@ async def test_channel_down_past_give_up_fails_visibly_and_others_keep_deliverin
 
 
 async def test_pending_alerts_survive_a_new_outbox_and_are_sent_once(
-    tmp_path: Path, loopback: LoopbackServer
+    db_url: str, loopback: LoopbackServer
 ) -> None:
-    db = f"sqlite:///{tmp_path / 'restart.db'}"
+    db = db_url
     _store_alerts(db, 4, ["hook"])
     loopback.route("/hook", Response(200, b"ok"))
     settings = _settings(

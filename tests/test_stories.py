@@ -1,5 +1,5 @@
 """One story, one alert: URL variants, syndicated copies, restarts and follow-ups, through the
-real pipeline against pages served on 127.0.0.1."""
+real pipeline against pages served on 127.0.0.1, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import html
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from monitor.app import Runtime, open_runtime
 from monitor.config import load_settings
@@ -19,7 +18,7 @@ from monitor.outbox import message_from_row
 from monitor.paths import default_seeds_dir
 from monitor.sitebuilder import load_corpus, render_page
 from storage import repo
-from storage.engine import session_scope
+from storage.engine import make_engine, session_scope
 from storage.tables import AlertRow, ArticleRow
 from tests.loopback import LoopbackServer, Response, serve
 
@@ -58,8 +57,8 @@ def _entry(url: str, title: str = "") -> FeedEntry:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'stories.db'}"
+def db(db_url: str) -> str:
+    return db_url
 
 
 async def _runtime(
@@ -88,17 +87,19 @@ def _portal_names(a: LoopbackServer, b: LoopbackServer) -> Callable[[str], str]:
 
 
 def _alerts(db: str) -> list[AlertRow]:
-    from storage.engine import make_engine
-
-    with session_scope(make_engine(db)) as session:
-        return list(session.exec(select(AlertRow)).all())
+    engine = make_engine(db)
+    with session_scope(engine) as session:
+        rows = list(session.exec(select(AlertRow).order_by(col(AlertRow.id))).all())
+    engine.dispose()
+    return rows
 
 
 def _articles(db: str) -> list[ArticleRow]:
-    from storage.engine import make_engine
-
-    with session_scope(make_engine(db)) as session:
-        return list(session.exec(select(ArticleRow)).all())
+    engine = make_engine(db)
+    with session_scope(engine) as session:
+        rows = list(session.exec(select(ArticleRow).order_by(col(ArticleRow.id))).all())
+    engine.dispose()
+    return rows
 
 
 async def test_same_article_under_six_url_variants_is_stored_once(db: str) -> None:
@@ -148,13 +149,13 @@ async def test_syndicated_copy_joins_the_story_and_does_not_alert_again(
     assert not second.alerted
     assert len(_alerts(db)) == 1 and report.sent == 1
     assert len(_articles(db)) == 2  # the copy is kept, attached to the story
-    from storage.engine import make_engine
-
-    with session_scope(make_engine(db)) as session:
+    engine = make_engine(db)
+    with session_scope(engine) as session:
         assert first.story_id is not None
         assert repo.story_sources(session, first.story_id) == ["kompas.example", "detik.example"]
         row = session.exec(select(AlertRow)).one()
         message = message_from_row(row, repo.story_sources(session, row.story_id)[1:])
+    engine.dispose()
     assert message.also_reported_by == ("detik.example",)
 
 
