@@ -4,8 +4,9 @@ Pure and in-memory. Three identities, checked in order:
 
 1. the canonical URL (``monitor.urls.canonicalize_url``) -- already stored: drop;
 2. the hash of the normalised body -- same text under another URL: a syndicated copy;
-3. a MinHash signature of the body's word shingles, looked up in a MinHash LSH index --
-   the same wire story re-headlined, trimmed or wrapped in other page furniture.
+3. a MinHash signature of the body's word shingles, looked up in a MinHash LSH band index
+   (``monitor.lsh``: datasketch's candidates in a seventh of its memory) -- the same wire
+   story re-headlined, trimmed or wrapped in other page furniture.
 
 Signatures are computed here with numpy (one SHA-1 per distinct word, shingle hashes and
 all permutations vectorised) using datasketch's ``affine32`` permutation scheme: they equal
@@ -21,20 +22,22 @@ even before they are pruned.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import LeanMinHash, MinHashLSH
 
 from monitor.errors import ConfigError
+from monitor.lsh import BandIndex, lsh_params
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 __all__ = [
     "DedupConfig",
@@ -62,6 +65,7 @@ _GRAM_BASIS = np.uint32(0x811C9DC5)
 _GRAM_PRIME = np.uint32(0x9E3779B1)
 _PARAGRAPH_SHINGLE = 3
 _PARAGRAPH_CONTAINMENT = 0.8
+_T = TypeVar("_T", bound=np.generic)
 
 
 # --- text identity -------------------------------------------------------------------------
@@ -113,6 +117,10 @@ class Signature:
         return float(np.count_nonzero(self._values == other._values)) / len(self)
 
     def to_minhash(self) -> LeanMinHash:
+        """This signature as datasketch's MinHash (imported on first use: datasketch pulls
+        in scipy, which the daemon itself does not need)."""
+        from datasketch import LeanMinHash
+
         return LeanMinHash(seed=SEED, hashvalues=self._values, scheme=_SCHEME)
 
     def to_bytes(self) -> bytes:
@@ -308,38 +316,33 @@ class DedupVerdict:
         return self.kind != "new"
 
 
-@dataclass(frozen=True)
-class _Entry:
-    article_id: int
-    story_id: int
-    canonical_url: str
-    body_hash: str
-    signature: Signature | None  # None: stored bytes unusable, matched by URL/hash only
-    seen_at: datetime
-
-
 class DedupIndex:
     """In-memory dedup index over a bounded window of stored articles.
 
     Lookups cost the same at 1k and 100k entries (see ``benchmarks/bench_dedup.py``). Memory
-    is ~10 KB per entry, nearly all of it datasketch's dict-of-sets band tables: ~1 GB for a
-    100k-article window, so size ``window_days`` to the feed volume.
+    is ~1.5-2 KB per entry at the defaults (see :mod:`monitor.lsh`): one packed signature
+    row, ~30 band-table entries, a few numpy fields and the URL and body-hash strings.
+    Entries live in numbered slots, reused after ``prune``: per-slot numpy arrays and lists,
+    no Python object per article beyond its strings.
     """
 
     def __init__(self, config: DedupConfig | None = None) -> None:
-        self._config = config or DedupConfig()
+        self._config = cfg = config or DedupConfig()
         # LSH only proposes candidates; each is confirmed against the threshold. Weighting
         # false negatives up (bands of 4 rows instead of 5 at the defaults) lifts recall at
         # the threshold from ~55% to ~86% (~97% at J=0.57) for a handful more candidates.
-        self._lsh = MinHashLSH(
-            threshold=self._config.threshold,
-            num_perm=self._config.num_perm,
-            weights=_LSH_WEIGHTS,
-        )
-        self._entries: dict[int, _Entry] = {}
-        self._by_url: dict[str, int] = {}
-        self._by_hash: dict[str, int] = {}
-        self._expiry: list[tuple[datetime, int]] = []  # heap of (seen_at, article_id)
+        bands, rows = lsh_params(cfg.threshold, cfg.num_perm, _LSH_WEIGHTS)
+        self._lsh = BandIndex(cfg.num_perm, bands, rows)
+        self._slot_of: dict[int, int] = {}  # article_id -> slot
+        self._by_url: dict[str, int] = {}  # canonical URL -> slot of its newest article
+        self._by_hash: dict[str, int] = {}  # body hash -> slot of its newest article
+        self._free: list[int] = []
+        self._article = np.zeros(0, dtype=np.int64)
+        self._story = np.zeros(0, dtype=np.int64)
+        self._seen = np.zeros(0, dtype=np.int64)  # microseconds since the epoch, UTC
+        self._occupied = np.zeros(0, dtype=bool)
+        self._urls: list[str] = []
+        self._hashes: list[str] = []
 
     @classmethod
     def rebuild(
@@ -349,42 +352,44 @@ class DedupIndex:
         index = cls(config)
         for record in records:
             index.add(record)
-        if index._expiry:
-            newest = max(entry.seen_at for entry in index._entries.values())
-            index.prune(newest - index._config.window)
+        if index._slot_of:
+            newest = int(index._seen[index._occupied].max())
+            index._prune_before(newest - _micros(index._config.window))
         return index
 
     @property
     def config(self) -> DedupConfig:
         return self._config
 
+    @property
+    def lsh_bands(self) -> tuple[int, int]:
+        """(bands, rows) of the LSH: the pair datasketch picks for the same settings."""
+        return self._lsh.bands, self._lsh.rows
+
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._slot_of)
 
     def __contains__(self, article_id: object) -> bool:
-        return article_id in self._entries
+        return article_id in self._slot_of
 
     def add(self, record: IndexedArticle) -> None:
         """Index a stored article (replaces an earlier entry with the same article_id)."""
-        if record.article_id in self._entries:
-            self._remove(record.article_id)
-        entry = _Entry(
-            article_id=record.article_id,
-            story_id=record.story_id,
-            canonical_url=record.canonical_url,
-            body_hash=record.body_hash,
-            signature=self._decode(record.signature),
-            seen_at=_utc(record.seen_at),
-        )
-        self._entries[entry.article_id] = entry
+        if record.article_id in self._slot_of:
+            self._remove(self._slot_of[record.article_id])
+        slot = self._allocate()
+        self._slot_of[record.article_id] = slot
+        self._article[slot] = record.article_id
+        self._story[slot] = record.story_id
+        self._seen[slot] = _micros(_utc(record.seen_at) - _EPOCH)
+        self._occupied[slot] = True
+        self._urls[slot] = record.canonical_url
+        self._hashes[slot] = record.body_hash
         # Newest wins: its mapping outlives the older copies when the window slides.
-        self._by_url[entry.canonical_url] = entry.article_id
-        self._by_hash[entry.body_hash] = entry.article_id
-        if entry.signature is not None and not entry.signature.is_empty:
-            self._lsh.insert(
-                entry.article_id, entry.signature.to_minhash(), check_duplication=False
-            )
-        heapq.heappush(self._expiry, (entry.seen_at, entry.article_id))
+        self._by_url[record.canonical_url] = slot
+        self._by_hash[record.body_hash] = slot
+        hashvalues = self._decode(record.signature)
+        if hashvalues is not None and not np.all(hashvalues == _MAX_HASH):
+            self._lsh.insert(slot, hashvalues)
 
     def check(self, canonical_url: str, body: str, *, at: datetime) -> DedupVerdict:
         """Classify an incoming article against the window ending at ``at``."""
@@ -392,11 +397,11 @@ class DedupIndex:
         words = _words(body)
         sig = _signature_of_words(words, cfg.num_perm, cfg.shingle)
         digest = _digest(words)
-        horizon = _utc(at) - cfg.window
+        horizon = _micros(_utc(at) - cfg.window - _EPOCH)
 
-        def verdict(kind: VerdictKind, entry: _Entry | None, sim: float | None) -> DedupVerdict:
-            story = entry.story_id if entry else None
-            article = entry.article_id if entry else None
+        def verdict(kind: VerdictKind, slot: int | None, sim: float | None) -> DedupVerdict:
+            story = int(self._story[slot]) if slot is not None else None
+            article = int(self._article[slot]) if slot is not None else None
             return DedupVerdict(kind, story, article, sim, sig, digest)
 
         same = self._live(self._by_url.get(canonical_url), horizon)
@@ -414,52 +419,76 @@ class DedupIndex:
 
     def prune(self, before: datetime) -> int:
         """Forget articles seen before ``before``; returns how many were removed."""
-        cutoff = _utc(before)
-        removed = 0
-        while self._expiry and self._expiry[0][0] < cutoff:
-            seen_at, article_id = heapq.heappop(self._expiry)
-            entry = self._entries.get(article_id)
-            if entry is not None and entry.seen_at == seen_at:
-                self._remove(article_id)
-                removed += 1
-        return removed
+        return self._prune_before(_micros(_utc(before) - _EPOCH))
 
-    def _remove(self, article_id: int) -> None:
-        entry = self._entries.pop(article_id)
-        if self._by_url.get(entry.canonical_url) == article_id:
-            del self._by_url[entry.canonical_url]
-        if self._by_hash.get(entry.body_hash) == article_id:
-            del self._by_hash[entry.body_hash]
-        if article_id in self._lsh:
-            self._lsh.remove(article_id)
+    def _prune_before(self, cutoff: int) -> int:
+        stale = np.flatnonzero(self._occupied & (self._seen < cutoff))
+        for slot in stale.tolist():
+            self._remove(slot)
+        return int(stale.shape[0])
 
-    def _live(self, article_id: int | None, horizon: datetime) -> _Entry | None:
-        entry = self._entries.get(article_id) if article_id is not None else None
-        return entry if entry is not None and entry.seen_at >= horizon else None
+    def _allocate(self) -> int:
+        if self._free:
+            return self._free.pop()
+        slot = len(self._urls)
+        if slot == self._seen.shape[0]:
+            size = max(64, 2 * slot)
+            self._article = _grown(self._article, size)
+            self._story = _grown(self._story, size)
+            self._seen = _grown(self._seen, size)
+            self._occupied = _grown(self._occupied, size)
+        self._urls.append("")
+        self._hashes.append("")
+        return slot
 
-    def _nearest(self, sig: Signature, horizon: datetime) -> tuple[_Entry | None, float | None]:
+    def _remove(self, slot: int) -> None:
+        del self._slot_of[int(self._article[slot])]
+        url, digest = self._urls[slot], self._hashes[slot]
+        if self._by_url.get(url) == slot:
+            del self._by_url[url]
+        if self._by_hash.get(digest) == slot:
+            del self._by_hash[digest]
+        self._lsh.remove(slot)
+        self._occupied[slot] = False
+        self._urls[slot] = self._hashes[slot] = ""
+        self._free.append(slot)
+
+    def _live(self, slot: int | None, horizon: int) -> int | None:
+        return slot if slot is not None and self._seen[slot] >= horizon else None
+
+    def _nearest(self, sig: Signature, horizon: int) -> tuple[int | None, float | None]:
         if sig.is_empty:
             return None, None
-        best: _Entry | None = None
-        best_sim = 0.0
-        for key in self._lsh.query(sig.to_minhash()):
-            entry = self._live(key, horizon)
-            if entry is None or entry.signature is None:
-                continue
-            sim = sig.jaccard(entry.signature)
-            # LSH candidates are only likely matches: confirm against the threshold; on a
-            # tie the older article (the story's first report) wins.
-            better = sim > best_sim or (sim == best_sim and best and entry.seen_at < best.seen_at)
-            if sim >= self._config.threshold and better:
-                best, best_sim = entry, sim
-        return (best, best_sim) if best is not None else (None, None)
+        slots = self._lsh.query(sig.hashvalues)
+        slots = slots[self._seen[slots] >= horizon]
+        # LSH candidates are only likely matches: confirm against the threshold.
+        similarity = self._lsh.agreement(sig.hashvalues, slots) / self._config.num_perm
+        confirmed = similarity >= self._config.threshold
+        slots, similarity = slots[confirmed], similarity[confirmed]
+        if not slots.shape[0]:
+            return None, None
+        # Most similar first; on a tie the older article (the story's first report) wins.
+        best = int(np.lexsort((self._article[slots], self._seen[slots], -similarity))[0])
+        return int(slots[best]), float(similarity[best])
 
-    def _decode(self, data: bytes) -> Signature | None:
-        try:
-            sig = Signature.from_bytes(data)
-        except ValueError:
-            return None
-        return sig if len(sig) == self._config.num_perm else None
+    def _decode(self, data: bytes) -> npt.NDArray[np.uint32] | None:
+        if len(data) != 4 * self._config.num_perm:
+            return None  # unusable: the article is matched by URL and body hash only
+        return np.frombuffer(data, dtype="<u4").astype(np.uint32)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(delta: timedelta) -> int:
+    """Whole microseconds in ``delta`` (exact: datetimes carry microseconds)."""
+    return delta // timedelta(microseconds=1)
+
+
+def _grown(array: npt.NDArray[_T], size: int) -> npt.NDArray[_T]:
+    grown = np.zeros(size, dtype=array.dtype)
+    grown[: array.shape[0]] = array
+    return grown
 
 
 def _utc(moment: datetime) -> datetime:

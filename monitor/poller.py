@@ -32,11 +32,11 @@ from monitor import events
 from monitor.config import ScheduleSettings
 from monitor.dates import WIB
 from monitor.errors import ConfigError, FetchError, HTTPStatusError, PantauError, ParseError
+from monitor.fastparse import parse_feed_fast as parse_feed
 from monitor.feeds import zone_for
 from monitor.fetch import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age
 from monitor.metrics import Metrics
 from monitor.models import FeedEntry, FetchResult, ParsedFeed
-from monitor.parse import parse_feed
 from monitor.pipeline import ArticleOutcome
 from monitor.schedule import (
     Health,

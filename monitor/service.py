@@ -70,6 +70,9 @@ class DaemonReport:
     cancelled: int = 0
 
 
+CLAIM_AHEAD = 4  # feeds claimed per free poll slot, so claiming is batched
+
+
 def daemon_owner() -> str:
     """A lease owner name unique to this process run."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -145,7 +148,9 @@ class Daemon:
     # -- claiming and polling -----------------------------------------------------------------
 
     def claim(self, *, exclude: set[int] | None = None) -> list[Feed]:
-        free = self.schedule.global_concurrency - len(self._polls)
+        # Claim ahead of the concurrency gate: one claim transaction feeds several rounds of
+        # polls (the semaphore still bounds what runs at once; leases outlast the wait).
+        free = self.schedule.global_concurrency * CLAIM_AHEAD - len(self._polls)
         if free <= 0 or self.stopping:
             return []
         try:
@@ -232,9 +237,13 @@ class Daemon:
             if not self._polls:
                 break
             stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait(
-                [*self._polls.values(), stopper], return_when=asyncio.FIRST_COMPLETED
-            )
+            low_water = self.schedule.global_concurrency
+            while True:  # claim again once the claimed-ahead queue has drained to one round
+                await asyncio.wait(
+                    [*self._polls.values(), stopper], return_when=asyncio.FIRST_COMPLETED
+                )
+                if len(self._polls) <= low_water or stop.is_set():
+                    break
             stopper.cancel()
         await self.drain()
         if not stop.is_set():

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 # Dashes and hyphens split compounds ("Rusia-Ukraina", "AS–Rusia") like a space would.
 _DASHES = frozenset("-‐‑‒–—―−_")
@@ -24,6 +26,27 @@ class Folded:
 
     text: str
     orig: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FoldMap:
+    """The folded string with a compact map back to the original text.
+
+    Folded and original text run in step except at a few seams (collapsed whitespace, letters
+    that fold to several or none): from folded index ``starts[j]`` on, the original index is the
+    folded one plus ``deltas[j]``.
+    """
+
+    text: str
+    starts: tuple[int, ...]
+    deltas: tuple[int, ...]
+
+    def orig(self, i: int) -> int:
+        """Original index of ``text[i]``."""
+        return i + self.deltas[bisect_right(self.starts, i) - 1]
+
+    def folded(self) -> Folded:
+        return Folded(self.text, tuple(self.orig(i) for i in range(len(self.text))))
 
 
 @lru_cache(maxsize=8192)
@@ -40,25 +63,19 @@ def fold_char(ch: str) -> str:
     return " " if folded.isspace() else folded
 
 
-# Runs of plain ASCII words and punctuation joined by single spaces fold with one ``lower()``;
-# other separators collapse to one space; anything else goes through ``fold_char``.
-_RUNS = re.compile(r"([!-,.-^`-~]+(?: [!-,.-^`-~]+)*)|([\s\-_‐‑‒–—―−]+)|(.)", re.DOTALL)
+# Folding is ``fold_char`` on every character, then runs of spaces collapse to one and leading
+# spaces go. Plain ASCII (one space at a time) only needs ``lower()``, in bulk; the rest comes in
+# runs: whitespace and dashes other than a lone space, and anything non-ASCII.
+_IRREGULAR = re.compile(r"[\s\-_\x80-\U0010ffff]{2,}|[^\S ]|[\-_\x80-\U0010ffff]")
 
 
-def fold(text: str) -> Folded:
-    """Fold ``text`` keeping a map from every folded character to its original index."""
+@lru_cache(maxsize=4096)
+def _fold_run(run: str, last_space: bool) -> tuple[str, tuple[int, ...], bool]:
+    """Fold one irregular run: the text, each character's index in ``run``, ends in a space."""
     out: list[str] = []
-    orig: list[int] = []
-    last_space = True  # also drops leading whitespace
-    for m in _RUNS.finditer(text):
-        start = m.start()
-        if m.group(1) is not None:
-            out.append(m.group(1).lower())
-            orig.extend(range(start, m.end()))
-            last_space = False
-            continue
-        piece = " " if m.group(2) is not None else fold_char(m.group(3))
-        for c in piece:
+    offsets: list[int] = []
+    for i, ch in enumerate(run):
+        for c in fold_char(ch):
             if c == " ":
                 if last_space:
                     continue
@@ -66,8 +83,50 @@ def fold(text: str) -> Folded:
             else:
                 last_space = False
             out.append(c)
-            orig.append(start)
-    return Folded("".join(out), tuple(orig))
+            offsets.append(i)
+    return "".join(out), tuple(offsets), last_space
+
+
+def fold_map(text: str) -> FoldMap:
+    """Fold ``text``: case folded, diacritics removed, dashes and whitespace runs as one space."""
+    parts: list[str] = []
+    starts, deltas = [0], [0]
+    k = pos = 0  # next folded and original index
+    last_space = True  # also drops leading whitespace
+
+    def seam(at: int, delta: int) -> None:
+        if deltas[-1] != delta:
+            if starts[-1] == at:
+                deltas[-1] = delta
+            else:
+                starts.append(at)
+                deltas.append(delta)
+
+    for m in chain(_IRREGULAR.finditer(text), (None,)):
+        a = m.start() if m is not None else len(text)
+        if a > pos:  # plain ASCII: a lone space here is never next to another one
+            chunk = text[pos:a].lower()
+            if last_space and chunk[0] == " ":  # only at the very start
+                chunk, pos = chunk[1:], pos + 1
+            if chunk:
+                seam(k, pos - k)
+                parts.append(chunk)
+                k += len(chunk)
+                last_space = chunk[-1] == " "
+        if m is None:
+            break
+        out, offsets, last_space = _fold_run(m.group(), last_space)
+        for j, off in enumerate(offsets):
+            seam(k + j, a + off - k - j)
+        parts.append(out)
+        k += len(out)
+        pos = m.end()
+    return FoldMap("".join(parts), tuple(starts), tuple(deltas))
+
+
+def fold(text: str) -> Folded:
+    """Fold ``text`` keeping a map from every folded character to its original index."""
+    return fold_map(text).folded()
 
 
 def fold_term(term: str) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from datasketch import MinHash, MinHashLSH
 
@@ -24,6 +27,7 @@ from monitor.dedup import (
     signature,
 )
 from monitor.errors import ConfigError
+from monitor.lsh import BandIndex, lsh_params
 
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
 NOW = datetime(2025, 4, 24, 12, 0, tzinfo=UTC)
@@ -344,3 +348,99 @@ def test_small_edit_inside_a_paragraph_is_not_a_change() -> None:
     paragraph = max(_paragraphs(old), key=len)
     edited = paragraph.replace(paragraph.split()[5], "diperbarui", 1)
     assert changed_substantially(old, edited) == []
+
+
+# --- the band index ---------------------------------------------------------------------------
+
+
+def _related_signatures(rng: np.random.Generator, count: int) -> list[npt.NDArray[np.uint32]]:
+    """Signatures in families: each copies a random share of an earlier one's values, so
+    queries meet every outcome -- no shared band, one, many."""
+    out: list[npt.NDArray[np.uint32]] = []
+    for _ in range(count):
+        sig = rng.integers(0, 2**32 - 1, 128, dtype=np.uint32)
+        if out and rng.random() < 0.7:
+            parent = out[int(rng.integers(len(out)))]
+            keep = rng.random(128) < rng.uniform(0.3, 1.0)
+            sig[keep] = parent[keep]
+        out.append(sig)
+    return out
+
+
+def test_band_index_proposes_exactly_datasketchs_candidates() -> None:
+    rng = np.random.default_rng(9)
+    sigs = _related_signatures(rng, 3000)
+    reference = MinHashLSH(threshold=0.5, num_perm=128, weights=(0.2, 0.8))
+    # Grows and rebuilds its band table several times on the way.
+    ours = BandIndex(128, *lsh_params(0.5, 128, (0.2, 0.8)))
+    assert (ours.bands, ours.rows) == (reference.b, reference.r) == (30, 4)
+    live: set[int] = set()
+    for step, sig in enumerate(sigs):
+        reference.insert(step, Signature(sig).to_minhash(), check_duplication=False)
+        ours.insert(step, sig)
+        live.add(step)
+        if step % 3 == 0 and len(live) > 50:  # slide a window: deleted marks, reused slots
+            gone = min(live)
+            live.discard(gone)
+            reference.remove(gone)
+            ours.remove(gone)
+        if step % 25 == 0:
+            probe = sigs[int(rng.integers(step + 1))]
+            expected = sorted(reference.query(Signature(probe).to_minhash()))
+            assert ours.query(probe).tolist() == expected, step
+    for sig in sigs[::7]:
+        expected = sorted(reference.query(Signature(sig).to_minhash()))
+        assert ours.query(sig).tolist() == expected
+    assert len(ours) == len(live)
+
+
+def test_band_index_shrinks_back_when_the_window_empties() -> None:
+    ours = BandIndex(128, 30, 4)
+    sigs = _related_signatures(np.random.default_rng(3), 2000)
+    for slot, sig in enumerate(sigs):
+        ours.insert(slot, sig)
+    full = ours.nbytes()
+    for slot in range(1990):
+        ours.remove(slot)
+    assert len(ours) == 10
+    assert ours.query(sigs[1995]).tolist() == [1995]
+    assert 5 not in ours.query(sigs[5]).tolist()
+    assert ours.nbytes() < full  # the band table was rebuilt smaller
+
+
+@pytest.mark.parametrize(
+    ("threshold", "num_perm", "weights"),
+    [(0.5, 128, (0.2, 0.8)), (0.3, 64, (0.2, 0.8)), (0.8, 256, (0.5, 0.5)), (0.95, 16, (0.5, 0.5))],
+)
+def test_bands_and_rows_are_datasketchs_choice(
+    threshold: float, num_perm: int, weights: tuple[float, float]
+) -> None:
+    from datasketch.lsh import _optimal_param
+
+    assert lsh_params(threshold, num_perm, weights) == _optimal_param(threshold, num_perm, *weights)
+
+
+def test_threshold_of_one_needs_the_whole_signature_to_agree() -> None:
+    # datasketch refuses a single band; this index takes it: only identical signatures match.
+    index = DedupIndex(DedupConfig(threshold=1.0))
+    assert index.lsh_bands == (1, 128)
+    index.add(record(1, "https://www.origin.example/a", SEEDS["001"]))
+    copy = syndicated_copy(SEEDS["001"], has_headline=True)
+    assert index.check("https://b.example/", copy, at=NOW).kind == "new"
+
+
+def test_index_holds_a_window_in_a_few_kilobytes_per_article() -> None:
+    rng = np.random.default_rng(5)
+    sigs = _related_signatures(rng, 4000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        index = DedupIndex()
+        for n, sig in enumerate(sigs):
+            url = f"https://www.kabarnusantara.example/berita/2025/04/24/{n}/judul-berita"
+            digest = hashlib.sha256(url.encode()).hexdigest()
+            index.add(IndexedArticle(n, n, url, digest, sig.astype("<u4").tobytes(), NOW))
+        per_article = (tracemalloc.get_traced_memory()[0] - before) / len(index)
+    finally:
+        tracemalloc.stop()
+    assert per_article < 2500, per_article  # datasketch's MinHashLSH alone took ~9 KB

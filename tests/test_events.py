@@ -1,5 +1,5 @@
 """The event stream: filters, resumable reads by id, the notifier, and what the pipeline and
-the outbox write into it."""
+the outbox write into it (the database parts on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import asyncio
 import io
 import shutil
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -26,10 +28,8 @@ SEEDS = default_seeds_dir()
 T0 = datetime(2026, 2, 2, 3, 0, tzinfo=UTC)
 
 
-def _settings(db: Path, **overrides: object) -> Settings:
-    return load_settings(
-        None, env={}, overrides={"database": {"url": f"sqlite:///{db}"}, **overrides}
-    )
+def _settings(db: str, **overrides: object) -> Settings:
+    return load_settings(None, env={}, overrides={"database": {"url": db}, **overrides})
 
 
 def _event(
@@ -40,8 +40,10 @@ def _event(
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    return open_engine(_settings(tmp_path / "pantau.db"))
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = open_engine(_settings(db_url))
+    yield engine
+    engine.dispose()
 
 
 def _append(engine: Engine, *items: tuple[str, dict[str, object]], at: datetime = T0) -> None:
@@ -182,14 +184,22 @@ def _two_copies(tmp_path: Path) -> Path:
     return corpus
 
 
-def test_replay_writes_stored_match_story_and_alert_events_in_order(tmp_path: Path) -> None:
-    db = tmp_path / "pantau.db"
+def _read(settings: Settings, **kwargs: Any) -> list[StoredEvent]:
+    engine = open_engine(settings)
+    with session_scope(engine) as session:
+        found = events.read_events(session, 0, **kwargs)
+    engine.dispose()
+    return found
+
+
+def test_replay_writes_stored_match_story_and_alert_events_in_order(
+    tmp_path: Path, db_url: str
+) -> None:
     report = asyncio.run(
-        run_replay(_two_copies(tmp_path), _settings(db), alert_stream=io.StringIO())
+        run_replay(_two_copies(tmp_path), _settings(db_url), alert_stream=io.StringIO())
     )
     assert report.summary() == {"stored": 1, "duplicates": 1, "skipped": 0, "alerts": 1}
-    with session_scope(open_engine(_settings(db))) as session:
-        stream = events.read_events(session, 0, limit=100)
+    stream = _read(_settings(db_url), limit=100)
     assert [e.type for e in stream] == [
         "article.stored",
         "match",
@@ -216,10 +226,11 @@ def test_replay_writes_stored_match_story_and_alert_events_in_order(tmp_path: Pa
     )
 
 
-def test_an_alert_that_cannot_be_written_leaves_an_alert_failed_event(tmp_path: Path) -> None:
-    db = tmp_path / "pantau.db"
+def test_an_alert_that_cannot_be_written_leaves_an_alert_failed_event(
+    tmp_path: Path, db_url: str
+) -> None:
     settings = _settings(
-        db,
+        db_url,
         alerts={
             "channels": [{"name": "file", "type": "jsonl", "path": str(tmp_path)}],  # a directory
             "rules": [{"name": "default", "channels": ["file"]}],
@@ -231,8 +242,7 @@ def test_an_alert_that_cannot_be_written_leaves_an_alert_failed_event(tmp_path: 
     shutil.copy(next(SEEDS.glob("000_*.txt")), single)
     report = asyncio.run(run_replay(single, settings, alert_stream=io.StringIO()))
     assert report.delivery.failed == 1
-    with session_scope(open_engine(settings)) as session:
-        (failed,) = events.read_events(session, 0, filter=EventFilter.of(types=["alert.failed"]))
+    (failed,) = _read(settings, filter=EventFilter.of(types=["alert.failed"]))
     assert failed.data["channel"] == "file"
     assert failed.data["final"] is True
     assert "could not append to" in failed.data["error"]

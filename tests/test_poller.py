@@ -1,4 +1,5 @@
-"""Polling one feed against a real loopback news site, with the real pipeline and SQLite."""
+"""Polling one feed against a real loopback news site, with the real pipeline, on SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from monitor.app import Runtime, open_runtime
 from monitor.config import Settings, load_settings
@@ -30,7 +31,8 @@ from tests.loopback import LoopbackServer, Response
 OWNER = "test-poller"
 
 
-def make_settings(tmp_path: Path, **schedule: Any) -> Settings:
+def make_settings(tmp_path: Path, *, db_url: str | None = None, **schedule: Any) -> Settings:
+    """Fast-polling settings; the database is a SQLite file in ``tmp_path`` unless ``db_url``."""
     feeds_file = tmp_path / "feeds.toml"
     if not feeds_file.exists():
         feeds_file.write_text("", encoding="utf-8")
@@ -40,7 +42,7 @@ def make_settings(tmp_path: Path, **schedule: Any) -> Settings:
         overrides={
             "data_dir": str(tmp_path),
             "feeds_file": str(feeds_file),
-            "database": {"url": f"sqlite:///{tmp_path / 'pantau.db'}"},
+            "database": {"url": db_url or f"sqlite:///{tmp_path / 'pantau.db'}"},
             "fetch": {"total_timeout": 5.0},
             "schedule": {
                 "default_interval": 1.0,
@@ -100,9 +102,13 @@ class Rig:
 
 
 async def make_rig(
-    tmp_path: Path, loopback: LoopbackServer, stack: AsyncExitStack, **schedule: Any
+    tmp_path: Path,
+    loopback: LoopbackServer,
+    stack: AsyncExitStack,
+    db_url: str | None = None,
+    **schedule: Any,
 ) -> Rig:
-    settings = make_settings(tmp_path, **schedule)
+    settings = make_settings(tmp_path, db_url=db_url, **schedule)
     alerts = io.StringIO()
     runtime = await open_runtime(settings, stack, env={}, allow_private=True, alert_stream=alerts)
     site = FeedSite(loopback, load_corpus(default_seeds_dir()))
@@ -128,9 +134,9 @@ async def make_rig(
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, loopback: LoopbackServer) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, loopback: LoopbackServer, db_url: str) -> AsyncIterator[Rig]:
     async with AsyncExitStack() as stack:
-        yield await make_rig(tmp_path, loopback, stack)
+        yield await make_rig(tmp_path, loopback, stack, db_url)
 
 
 # --- new entries and first-run suppression ------------------------------------------------
@@ -160,10 +166,10 @@ async def test_entries_published_later_are_picked_up_and_do_alert(rig: Rig) -> N
 
 
 async def test_alert_on_first_poll_setting_alerts_on_the_backlog(
-    tmp_path: Path, loopback: LoopbackServer
+    tmp_path: Path, loopback: LoopbackServer, db_url: str
 ) -> None:
     async with AsyncExitStack() as stack:
-        rig = await make_rig(tmp_path, loopback, stack, alert_on_first_poll=True)
+        rig = await make_rig(tmp_path, loopback, stack, db_url, alert_on_first_poll=True)
         rig.site.publish(2)
         outcome = await rig.poll()
         assert outcome.alerts_enabled
@@ -202,10 +208,10 @@ async def test_server_ignoring_conditional_get_is_skipped_by_body_hash(rig: Rig)
 
 
 async def test_quiet_feed_is_polled_less_often_and_ttl_is_honoured(
-    tmp_path: Path, loopback: LoopbackServer
+    tmp_path: Path, loopback: LoopbackServer, db_url: str
 ) -> None:
     async with AsyncExitStack() as stack:
-        rig = await make_rig(tmp_path, loopback, stack, max_interval=3600.0)
+        rig = await make_rig(tmp_path, loopback, stack, db_url, max_interval=3600.0)
         rig.site.publish(2)
         outcome = await rig.poll()
         # The seed feed says <ttl>10</ttl>: not before ten minutes, whatever the adaptation.
@@ -245,7 +251,11 @@ async def test_failing_feed_backs_off_exponentially_then_recovers_with_one_alert
     assert feed.healthy and feed.consecutive_failures == 0 and feed.last_error is None
     with session_scope(rig.engine) as session:
         kinds = [e.kind for e in feed_state.feed_events(session, rig.feed_id)]
-        events = [e.type for e in session.exec(select(Event)).all() if e.type.startswith("feed.")]
+        events = [
+            e.type
+            for e in session.exec(select(Event).order_by(col(Event.id))).all()
+            if e.type.startswith("feed.")
+        ]
     assert kinds == ["unhealthy", "recovered"]
     assert events == ["feed.unhealthy", "feed.recovered"]
     operator = [r.getMessage() for r in caplog.records if "OPERATOR" in r.getMessage()]

@@ -1,4 +1,5 @@
-"""End to end: the seed corpus replayed through the whole pipeline on a real loopback site."""
+"""End to end: the seed corpus replayed through the whole pipeline on a real loopback site, into
+SQLite and into PostgreSQL (the ``--db`` CLI cases are SQLite files by definition)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import re
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -40,34 +42,41 @@ EXPECTED = {
 }
 
 
-def _settings(db: Path) -> Settings:
-    return load_settings(None, env={}, overrides={"database": {"url": f"sqlite:///{db}"}})
+def _settings(db: str) -> Settings:
+    return load_settings(None, env={}, overrides={"database": {"url": db}})
 
 
-def _replay(directory: Path, db: Path) -> tuple[ReplayReport, str]:
+def _replay(directory: Path, db: str) -> tuple[ReplayReport, str]:
     alerts = io.StringIO()
     report = asyncio.run(run_replay(directory, _settings(db), alert_stream=alerts))
     return report, alerts.getvalue()
 
 
+def _rows(db: str, table: type[ArticleRow | AlertRow]) -> list[Any]:
+    engine = make_engine(db)
+    with session_scope(engine) as session:
+        rows = list(session.exec(select(table)).all())
+    engine.dispose()
+    return rows
+
+
+FirstRun = tuple[str, ReplayReport, str]
+
+
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ReplayReport, str]:
-    db = tmp_path_factory.mktemp("replay") / "pantau.db"
-    report, alerts = _replay(SEEDS, db)
-    return db, report, alerts
+def first_run(module_db_url: str) -> FirstRun:
+    report, alerts = _replay(SEEDS, module_db_url)
+    return module_db_url, report, alerts
 
 
-def test_replay_stores_all_five_seed_articles(first_run: tuple[Path, ReplayReport, str]) -> None:
+def test_replay_stores_all_five_seed_articles(first_run: FirstRun) -> None:
     db, report, _ = first_run
     assert report.summary()["stored"] == 5, [(i.path.name, i.outcome.reason) for i in report.items]
-    with session_scope(make_engine(f"sqlite:///{db}")) as session:
-        assert len(session.exec(select(ArticleRow)).all()) == 5
+    assert len(_rows(db, ArticleRow)) == 5
 
 
 @pytest.mark.parametrize("seed", sorted(EXPECTED))
-def test_replay_finds_each_seeds_topics_and_actors(
-    first_run: tuple[Path, ReplayReport, str], seed: str
-) -> None:
+def test_replay_finds_each_seeds_topics_and_actors(first_run: FirstRun, seed: str) -> None:
     _, report, _ = first_run
     item = next(i for i in report.items if i.path.name.startswith(seed))
     topics, actors = EXPECTED[seed]
@@ -78,7 +87,7 @@ def test_replay_finds_each_seeds_topics_and_actors(
 
 
 def test_seed_000_resolves_sekjen_nato_role_to_rutte(
-    first_run: tuple[Path, ReplayReport, str],
+    first_run: FirstRun,
 ) -> None:
     _, report, _ = first_run
     item = next(i for i in report.items if i.path.name.startswith("000"))
@@ -115,12 +124,11 @@ def test_extracted_body_of_each_seed_page_keeps_its_sentences() -> None:
 
 
 def test_stored_bodies_carry_none_of_the_page_furniture(
-    first_run: tuple[Path, ReplayReport, str],
+    first_run: FirstRun,
 ) -> None:
     db, _, _ = first_run
     corpus = load_corpus(SEEDS)
-    with session_scope(make_engine(f"sqlite:///{db}")) as session:
-        bodies = {a.canonical_url: a.body or "" for a in session.exec(select(ArticleRow)).all()}
+    bodies = {a.canonical_url: a.body or "" for a in _rows(db, ArticleRow)}
     for doc in corpus.docs:
         body = bodies[doc.url]
         assert len(body) > 1000
@@ -130,19 +138,17 @@ def test_stored_bodies_carry_none_of_the_page_furniture(
             assert headline not in body, f"{doc.path.name}: sidebar headline leaked"
 
 
-def test_each_seed_alerts_once_on_the_console(first_run: tuple[Path, ReplayReport, str]) -> None:
+def test_each_seed_alerts_once_on_the_console(first_run: FirstRun) -> None:
     db, report, alerts = first_run
     assert report.summary()["alerts"] == 5
     assert report.delivery.sent == 5
-    with session_scope(make_engine(f"sqlite:///{db}")) as session:
-        rows = session.exec(select(AlertRow)).all()
-    assert {r.status for r in rows} == {"sent"}
+    assert {r.status for r in _rows(db, AlertRow)} == {"sent"}
     for item in report.items:
         assert item.outcome.title in alerts
 
 
 def test_second_replay_stores_and_alerts_nothing_new(
-    first_run: tuple[Path, ReplayReport, str],
+    first_run: FirstRun,
 ) -> None:
     db, _, _ = first_run
     report, alerts = _replay(SEEDS, db)
@@ -151,9 +157,8 @@ def test_second_replay_stores_and_alerts_nothing_new(
     assert summary["alerts"] == 0
     assert report.delivery.sent == 0
     assert alerts == ""
-    with session_scope(make_engine(f"sqlite:///{db}")) as session:
-        assert len(session.exec(select(ArticleRow)).all()) == 5
-        assert len(session.exec(select(AlertRow)).all()) == 5
+    assert len(_rows(db, ArticleRow)) == 5
+    assert len(_rows(db, AlertRow)) == 5
 
 
 def test_replay_cli_prints_json_lines_with_summary(tmp_path: Path) -> None:
@@ -200,7 +205,7 @@ def test_replay_takes_any_directory_of_text_and_html_articles(
         "mengatakan Putin siap melanjutkan dialog dengan Washington.\n",
         encoding="utf-8",
     )
-    report, _ = _replay(corpus, tmp_path / "any.db")
+    report, _ = _replay(corpus, f"sqlite:///{tmp_path / 'any.db'}")
     by_name = {i.path.name: i.outcome for i in report.items}
     assert set(by_name) == {
         "id_html_anpandu_kompas-singlepage.html",

@@ -9,6 +9,7 @@ leases ran out.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import os
@@ -27,15 +28,20 @@ from typing import Any
 import pytest
 from sqlalchemy import or_, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, func, select
 
+from monitor.app import build_channels, delivery_policies
 from monitor.dedup import DEFAULT_THRESHOLD, signature
+from monitor.outbox import Outbox
 from monitor.urls import canonicalize_url
 from storage.engine import make_engine, session_scope
 from storage.tables import AlertRow, ArticleRow, Feed, SeenEntry, Story
 from tests.fakenews import FakeArticle, fake_articles
 from tests.loopback import LoopbackServer, Request, Response
 from tests.test_daemon import write_feeds_file
+from tests.test_outbox import _settings as _outbox_settings
+from tests.test_outbox import _store_alerts
 
 pytestmark = pytest.mark.postgres
 
@@ -131,37 +137,63 @@ def _config(tmp_path: Path, db_url: str, feed_urls: list[str], hook_url: str) ->
     return config
 
 
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Callable[[Path], list[subprocess.Popen[bytes]]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    logs = []
+class Workers:
+    """``pantau run`` subprocesses sharing one configuration; each logs to its own file (a pipe
+    could fill up and block it)."""
 
-    def start(config: Path) -> list[subprocess.Popen[bytes]]:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, config: Path, count: int) -> list[subprocess.Popen[bytes]]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PANTAU_")}
         code = "import monitor.cli.run; from monitor.cli import app; app()"
-        for i in range(WORKERS):
-            log = (tmp_path / f"worker{i}.log").open("wb")  # a pipe could fill and block it
-            logs.append(log)
-            started.append(
-                subprocess.Popen(
-                    [sys.executable, "-c", code, "run", "--config", str(config), "--allow-private"],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=log,
+        command = [sys.executable, "-c", code, "run", "--config", str(config), "--allow-private"]
+        for i in range(count):
+            with (self.directory / f"worker{i}.log").open("wb") as log:
+                self.procs.append(
+                    subprocess.Popen(
+                        command,
+                        cwd=ROOT,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=log,
+                    )
                 )
-            )
-        return started
+        return self.procs
 
-    try:
-        yield start
-    finally:
-        for proc in started:
+    def trouble(self) -> str:
+        """The workers' warnings and errors, for a failure message."""
+        out = []
+        for log in sorted(self.directory.glob("worker*.log")):
+            lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+            out += [f"{log.stem}: {line}" for line in lines if " INFO " not in line][-15:]
+        return "\n".join(out)
+
+    def wait_for(self, condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + DEADLINE
+        while not condition():
+            for proc in self.procs:
+                if proc.returncode is None and proc.poll() is not None:
+                    pytest.fail(f"a worker exited ({proc.returncode}):\n{self.trouble()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"not reached in time: {what}\n{self.trouble()}")
+            time.sleep(0.2)
+
+    def kill_all(self) -> None:
+        for proc in self.procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        for log in logs:
-            log.close()
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Workers]:
+    running = Workers(tmp_path)
+    try:
+        yield running
+    finally:
+        running.kill_all()
 
 
 def _scalar(engine: Engine, query: Any) -> Any:
@@ -176,13 +208,33 @@ def _leases_of(engine: Engine, pid: int) -> list[Feed]:
         )
 
 
-def _wait(condition: Callable[[], bool], what: str, procs: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        for proc in procs:
-            assert proc.poll() is None, f"worker {proc.pid} exited early ({proc.returncode})"
-        assert time.monotonic() < deadline, f"not reached in time: {what}"
-        time.sleep(0.2)
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+async def test_two_workers_delivering_the_outbox_at_once_send_each_alert_once(
+    loopback: LoopbackServer, postgres_url: str
+) -> None:
+    _store_alerts(postgres_url, 12, ["hook"])
+    loopback.route("/hook", Response(200, b"ok", delay=0.02))  # deliveries overlap in time
+    settings = _outbox_settings(
+        postgres_url,
+        [{"name": "hook", "type": "webhook", "url": loopback.url("/hook"), "rate_limit": 100}],
+        ["hook"],
+    )
+    engines = [make_engine(postgres_url) for _ in range(2)]
+    outboxes = [
+        Outbox(
+            e, build_channels(settings.alerts.channels, {}), policies=delivery_policies(settings)
+        )
+        for e in engines
+    ]
+    for _ in range(3):
+        await asyncio.gather(*(o.deliver_due() for o in outboxes))
+    titles = Counter(json.loads(r.body)["title"] for r in loopback.requests_for("/hook"))
+    assert len(titles) == 12 and set(titles.values()) == {1}
+    for e in engines:
+        e.dispose()
 
 
 def test_generated_articles_are_distinct_stories_and_copies_are_near_duplicates() -> None:
@@ -199,7 +251,7 @@ def test_three_workers_store_each_article_once_alert_each_story_once_and_survive
     tmp_path: Path,
     loopback: LoopbackServer,
     postgres_url: str,
-    workers: Callable[[Path], list[subprocess.Popen[bytes]]],
+    workers: Workers,
 ) -> None:
     items = _items()
     for item in items:
@@ -218,54 +270,46 @@ def test_three_workers_store_each_article_once_alert_each_story_once_and_survive
     with engine.connect() as conn:  # a throwaway database: no need to wait for each fsync
         conn.execute(text(f"ALTER DATABASE {engine.url.database} SET synchronous_commit = off"))
         conn.commit()
-    procs = workers(config)
+    procs = workers.start(config, WORKERS)
     victim, survivors = procs[0], procs[1:]
-    try:
-        # Kill one worker while it holds leases on feeds (the schema may not exist yet).
-        def victim_holds_leases() -> bool:
-            try:
-                return len(_leases_of(engine, victim.pid)) >= 3
-            except Exception:
-                return False
 
-        _wait(victim_holds_leases, "the victim claims feeds", procs)
-        os.kill(victim.pid, signal.SIGKILL)
-        victim.wait(timeout=10)
-        killed_at, killed_wall = time.monotonic(), datetime.now(UTC)
-        orphaned = _leases_of(engine, victim.pid)  # frozen now: nobody renews them
-        assert orphaned, "the victim held no lease when it died"
-        dead_owner = orphaned[0].lease_owner
-        recorder.open = True  # nothing reached the receiver while the victim lived
+    def victim_holds_leases() -> bool:
+        try:
+            return len(_leases_of(engine, victim.pid)) >= 3
+        except SQLAlchemyError:  # the workers have not created the schema yet
+            return False
 
-        expected_seen = FEEDS * PER_FEED
+    workers.wait_for(victim_holds_leases, "the victim claims feeds")
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+    killed_at, killed_wall = time.monotonic(), datetime.now(UTC)
+    orphaned = _leases_of(engine, victim.pid)  # frozen now: nobody renews them
+    assert orphaned, "the victim held no lease when it died"
+    dead_owner = orphaned[0].lease_owner
+    recorder.open = True  # nothing reached the receiver while the victim lived
 
-        def all_done() -> bool:
-            seen = _scalar(engine, select(func.count()).select_from(SeenEntry))
-            pending = _scalar(
-                engine,
-                select(func.count()).select_from(AlertRow).where(AlertRow.status != "sent"),
-            )
-            stale = _scalar(
-                engine,
-                select(func.count())
-                .select_from(Feed)
-                .where(
-                    col(Feed.id).in_([f.id for f in orphaned]),
-                    or_(col(Feed.last_polled_at).is_(None), col(Feed.last_polled_at) < killed_wall),
-                ),
-            )
-            return seen == expected_seen and pending == 0 and stale == 0
+    def all_done() -> bool:
+        seen = _scalar(engine, select(func.count()).select_from(SeenEntry))
+        unsent = _scalar(
+            engine, select(func.count()).select_from(AlertRow).where(AlertRow.status != "sent")
+        )
+        not_repolled = _scalar(
+            engine,
+            select(func.count())
+            .select_from(Feed)
+            .where(
+                col(Feed.id).in_([f.id for f in orphaned]),
+                or_(col(Feed.last_polled_at).is_(None), col(Feed.last_polled_at) < killed_wall),
+            ),
+        )
+        return bool(seen == FEEDS * PER_FEED and unsent == 0 and not_repolled == 0)
 
-        _wait(all_done, "every entry processed, every alert sent, orphans re-polled", survivors)
-        time.sleep(1.0)  # room for a late duplicate delivery to show up
-        for proc in survivors:
-            proc.send_signal(signal.SIGTERM)
-        for proc in survivors:
-            assert proc.wait(timeout=15) == 0
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
+    workers.wait_for(all_done, "every entry processed, every alert sent, orphans re-polled")
+    time.sleep(1.0)  # room for a late duplicate delivery to show up
+    for proc in survivors:
+        proc.send_signal(signal.SIGTERM)
+    for proc in survivors:
+        assert proc.wait(timeout=15) == 0, workers.trouble()
 
     with session_scope(engine) as session:
         articles = list(session.exec(select(ArticleRow)).all())
@@ -301,4 +345,8 @@ def test_three_workers_store_each_article_once_alert_each_story_once_and_survive
         assert now.lease_owner != dead_owner
         assert now.last_polled_at is not None and now.last_polled_at >= killed_wall
         path = feed.url.removeprefix(loopback.url(""))
-        assert any(r.at > killed_at for r in loopback.requests_for(path)), feed.url
+        after = [r.at for r in loopback.requests_for(path) if r.at > killed_at]
+        assert after, f"{feed.url} was not polled after the kill"
+        assert feed.lease_expires_at is not None
+        lease_left = (_aware(feed.lease_expires_at) - killed_wall).total_seconds()
+        assert min(after) - killed_at >= lease_left - 0.5  # not before its lease ran out

@@ -174,10 +174,20 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
+@pytest.fixture
+def on_both(db_url: str) -> Iterator[tuple[Settings, Engine]]:
+    """Settings and an engine for a fresh database: once SQLite, once PostgreSQL (whose ids
+    may commit out of order, which the stream must not lose or repeat)."""
+    settings = load_settings(None, env={}, overrides={"database": {"url": db_url}})
+    eng = open_engine(settings)
+    yield settings, eng
+    eng.dispose()
+
+
 async def test_client_gets_matches_in_order_and_exactly_the_missed_ones_after_reconnect(
-    tmp_path: Path, engine: Engine
+    tmp_path: Path, on_both: tuple[Settings, Engine]
 ) -> None:
-    settings = _settings(tmp_path / "pantau.db")
+    settings, engine = on_both
     notifier = EventNotifier()
     app = Starlette(routes=sse_routes(engine, notifier, poll_interval=0.1))
     first = _corpus(tmp_path, "first", ("000", "001", "002"))

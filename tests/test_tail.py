@@ -1,4 +1,5 @@
-"""``pantau tail``: matches from the database, as rich lines or JSON lines, now and as they come."""
+"""``pantau tail``: matches from the database, as rich lines or JSON lines, now and as they come;
+reading SQLite (``--db``) and PostgreSQL (``--config``)."""
 
 from __future__ import annotations
 
@@ -31,20 +32,30 @@ SEEDS = default_seeds_dir()
 TITLES = {d.title for d in load_corpus(SEEDS).docs}
 
 
-def _settings(db: Path) -> Settings:
-    return load_settings(None, env={}, overrides={"database": {"url": f"sqlite:///{db}"}})
+def _settings(db: str) -> Settings:
+    return load_settings(None, env={}, overrides={"database": {"url": db}})
 
 
-def _replay(db: Path) -> None:
+def _replay(db: str) -> None:
     report = asyncio.run(run_replay(SEEDS, _settings(db), alert_stream=io.StringIO()))
     assert report.summary()["stored"] == 5
 
 
+def db_args(url: str, directory: Path) -> list[str]:
+    """How an operator points ``pantau tail`` at the database: ``--db`` for a SQLite file,
+    a configuration file naming the URL otherwise."""
+    if url.startswith("sqlite:///"):
+        return ["--db", url.removeprefix("sqlite:///")]
+    config = directory / "pantau.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    return ["--config", str(config)]
+
+
 @pytest.fixture(scope="module")
-def replayed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("tail") / "pantau.db"
-    _replay(db)
-    return db
+def replayed(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """``tail`` arguments naming a database the seeds were replayed into."""
+    _replay(module_db_url)
+    return db_args(module_db_url, tmp_path_factory.mktemp("tail"))
 
 
 def tail(*args: str) -> tuple[int, str]:
@@ -56,8 +67,8 @@ def json_lines(output: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
-def test_tail_prints_the_recent_matches_as_json_lines(replayed: Path) -> None:
-    code, output = tail("--json", "--db", str(replayed))
+def test_tail_prints_the_recent_matches_as_json_lines(replayed: list[str]) -> None:
+    code, output = tail("--json", *replayed)
     assert code == 0, output
     lines = json_lines(output)
     assert {line["type"] for line in lines} == {"match"}
@@ -68,8 +79,8 @@ def test_tail_prints_the_recent_matches_as_json_lines(replayed: Path) -> None:
     assert set(first) >= {"article_id", "story_id", "url", "source", "topics", "actors"}  # type: ignore[arg-type]
 
 
-def test_tail_keeps_only_the_asked_actor_and_topic(replayed: Path) -> None:
-    code, output = tail("--json", "--actor", "mark rutte", "--topic", "nato", "--db", str(replayed))
+def test_tail_keeps_only_the_asked_actor_and_topic(replayed: list[str]) -> None:
+    code, output = tail("--json", "--actor", "mark rutte", "--topic", "nato", *replayed)
     assert code == 0, output
     lines = json_lines(output)
     assert any(str(line["data"]["title"]).startswith("Chat Sekjen NATO") for line in lines)  # type: ignore[index]
@@ -77,8 +88,10 @@ def test_tail_keeps_only_the_asked_actor_and_topic(replayed: Path) -> None:
         assert "Mark Rutte" in {a["name"] for a in line["data"]["actors"]}  # type: ignore[index]
 
 
-def test_tail_lines_for_people_show_source_actors_topics_title_and_link(replayed: Path) -> None:
-    code, output = tail("-n", "2", "--db", str(replayed))
+def test_tail_lines_for_people_show_source_actors_topics_title_and_link(
+    replayed: list[str],
+) -> None:
+    code, output = tail("-n", "2", *replayed)
     assert code == 0, output
     lines = [line for line in output.splitlines() if line.strip()]
     assert len(lines) == 2
@@ -88,11 +101,11 @@ def test_tail_lines_for_people_show_source_actors_topics_title_and_link(replayed
 
 
 def test_since_in_the_future_prints_nothing_and_a_day_back_prints_everything(
-    replayed: Path,
+    replayed: list[str],
 ) -> None:
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    assert tail("--json", "--since", tomorrow, "--db", str(replayed)) == (0, "")
-    code, output = tail("--json", "--since", "1d", "--db", str(replayed))
+    assert tail("--json", "--since", tomorrow, *replayed) == (0, "")
+    code, output = tail("--json", "--since", "1d", *replayed)
     assert code == 0
     assert len(json_lines(output)) == 5
 
@@ -129,10 +142,12 @@ def _lines_of(proc: subprocess.Popen[str]) -> queue.Queue[str]:
     return lines
 
 
-def test_tail_follow_json_prints_a_match_stored_by_another_process(tmp_path: Path) -> None:
+def test_tail_follow_json_prints_a_match_stored_by_another_process(
+    tmp_path: Path, db_url: str
+) -> None:
     # Design bound: a line appears within one --interval (0.5 s) of the commit; the generous
     # timeout below only keeps a loaded CI machine from failing the test.
-    db = tmp_path / "pantau.db"
+    db = db_url
     open_engine(_settings(db)).dispose()  # an empty Pantau database, as a fresh daemon leaves
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
@@ -143,8 +158,7 @@ def test_tail_follow_json_prints_a_match_stored_by_another_process(tmp_path: Pat
             "tail",
             "--follow",
             "--json",
-            "--db",
-            str(db),
+            *db_args(db, tmp_path),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

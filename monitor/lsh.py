@@ -1,0 +1,235 @@
+"""Compact MinHash LSH: the band index behind dedup's near-duplicate lookup.
+
+It proposes exactly the candidates ``datasketch.MinHashLSH`` would -- every indexed signature
+that equals the query on all rows of at least one band, with the bands and rows datasketch
+picks for the same (threshold, num_perm, weights) -- in ~1.3 KB per signature at 128
+permutations instead of datasketch's ~9 KB of dict-of-sets (a Python bytes key, a set and a
+key object per band and entry).
+
+Layout, all numpy:
+
+* signatures packed in one uint32 array ``[capacity, num_perm]``, one row per caller slot,
+  grown geometrically (rows past the high-water mark are never touched, so cost no RSS);
+* one open-addressing hash table (linear probing) shared by all bands, as two parallel arrays:
+  a uint32 tag (high half of the band's 64-bit key) and the int32 slot (-1 empty, -2 deleted).
+  Removal leaves a "deleted" mark that later inserts reuse; when live plus deleted entries
+  fill half the table it is rebuilt, vectorised, from the live signatures at a third full.
+
+Table hits are confirmed against the packed signatures (the band's rows must be equal), so
+key collisions never add a candidate.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+from numpy.polynomial.legendre import leggauss
+
+__all__ = ["BandIndex", "lsh_params"]
+
+_EMPTY = -1
+_DELETED = -2
+_PROBE = 8  # table positions gathered per band and step of a lookup
+_MIN_TABLE = 1 << 12
+_MIN_ROWS = 64
+_FILL_MAX = 2  # rebuild when used (live + deleted) positions exceed capacity / _FILL_MAX
+_FILL_AFTER = 3  # capacity after a rebuild: _FILL_AFTER x live entries
+_SHRINK = 12  # rebuild smaller when live entries fall below capacity / _SHRINK
+_CHUNK = 8192  # signatures per block when rebuilding: bounds transient memory
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S32 = (np.uint64(s) for s in (30, 27, 31, 32))
+
+IntArray = npt.NDArray[np.int64]
+Hashvalues = npt.NDArray[np.uint32]
+
+
+@lru_cache(maxsize=32)
+def lsh_params(threshold: float, num_perm: int, weights: tuple[float, float]) -> tuple[int, int]:
+    """(bands, rows) minimising the weighted false positive and false negative areas.
+
+    The same choice as ``datasketch.lsh._optimal_param``, without scipy: the integrands are
+    polynomials of degree ``bands * rows <= num_perm``, which Gauss-Legendre quadrature with
+    ``num_perm // 2 + 1`` nodes integrates exactly. Ties go to fewer bands, then fewer rows.
+    """
+    fp_weight, fn_weight = weights
+    pairs = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
+    bands = np.array([b for b, _ in pairs], dtype=np.float64)[:, np.newaxis]
+    rows = np.array([r for _, r in pairs], dtype=np.float64)[:, np.newaxis]
+    nodes, node_weights = leggauss(num_perm // 2 + 1)
+
+    def chance(lo: float, hi: float) -> npt.NDArray[np.float64]:
+        """Per (b, r): chances, over similarities in [lo, hi], that no band collides."""
+        return (1 - ((hi - lo) / 2 * nodes + (hi + lo) / 2) ** rows) ** bands
+
+    def integral(lo: float, hi: float, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.asarray(values @ (node_weights * (hi - lo) / 2))
+
+    false_positive = integral(0.0, threshold, 1 - chance(0.0, threshold))
+    false_negative = integral(threshold, 1.0, chance(threshold, 1.0))
+    error = false_positive * fp_weight + false_negative * fn_weight
+    return pairs[int(np.argmin(error))]
+
+
+class BandIndex:
+    """MinHash signatures by caller-chosen slot (small non-negative ints), with LSH lookup."""
+
+    def __init__(self, num_perm: int, bands: int, rows: int) -> None:
+        if bands < 1 or rows < 1 or bands * rows > num_perm:
+            raise ValueError(f"{bands} bands of {rows} rows do not fit {num_perm} permutations")
+        self.num_perm, self.bands, self.rows = num_perm, bands, rows
+        self._signatures = np.empty((0, num_perm), dtype=np.uint32)
+        self._indexed = np.zeros(0, dtype=bool)
+        self._count = 0
+        self._used = 0  # table positions not empty: live entries plus deleted marks
+        self._salts = (np.arange(1, bands + 1, dtype=np.uint64) * _GOLDEN)[np.newaxis, :]
+        self._reset_table(_MIN_TABLE)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, slot: int) -> bool:
+        return 0 <= slot < self._indexed.shape[0] and bool(self._indexed[slot])
+
+    def insert(self, slot: int, hashvalues: Hashvalues) -> None:
+        """Index ``hashvalues`` under ``slot`` (which must not be indexed already)."""
+        if slot in self:
+            raise ValueError(f"slot {slot} is already indexed")
+        self._reserve(slot + 1)
+        self._signatures[slot] = hashvalues
+        self._indexed[slot] = True
+        self._count += 1
+        if (self._used + self.bands) * _FILL_MAX > self._capacity:
+            self._rebuild()  # includes the new slot
+            return
+        for key in self._keys(self._signatures[slot : slot + 1]).ravel().tolist():
+            self._put(key, slot)
+
+    def remove(self, slot: int) -> None:
+        """Forget the signature under ``slot``; unknown slots are ignored."""
+        if slot not in self:
+            return
+        tags, slots, capacity = self._tag_view, self._slot_view, self._capacity
+        for key in self._keys(self._signatures[slot : slot + 1]).ravel().tolist():
+            tag, pos = key >> 32, key % capacity
+            while slots[pos] != _EMPTY:
+                if slots[pos] == slot and tags[pos] == tag:
+                    slots[pos] = _DELETED
+                    break
+                pos = (pos + 1) % capacity
+        self._indexed[slot] = False
+        self._count -= 1
+        if self._count * self.bands * _SHRINK < self._capacity and self._capacity > _MIN_TABLE:
+            self._rebuild()
+
+    def query(self, hashvalues: Hashvalues) -> IntArray:
+        """Slots whose signature equals ``hashvalues`` on every row of at least one band."""
+        if not self._count:
+            return np.empty(0, dtype=np.int64)
+        keys = self._keys(hashvalues[np.newaxis, :]).ravel()
+        capacity = self._capacity
+        starts = (keys % np.uint64(capacity)).astype(np.int64)
+        tags = (keys >> _S32).astype(np.uint32)
+        found: list[npt.NDArray[np.int32]] = []
+        steps = np.arange(_PROBE)
+        while starts.size:  # the table is at most half full: every chain ends soon
+            positions = (starts[:, np.newaxis] + steps) % capacity
+            slots = self._slots[positions]
+            found.append(slots[(self._tags[positions] == tags[:, np.newaxis]) & (slots >= 0)])
+            going = ~(slots == _EMPTY).any(axis=1)
+            starts, tags = starts[going] + _PROBE, tags[going]
+        candidates = np.unique(np.concatenate(found)).astype(np.int64)
+        width = self.bands * self.rows
+        theirs = self._signatures[candidates, :width].reshape(-1, self.bands, self.rows)
+        ours = hashvalues[:width].reshape(self.bands, self.rows)
+        shared: IntArray = candidates[(theirs == ours).all(axis=2).any(axis=1)]
+        return shared
+
+    def agreement(self, hashvalues: Hashvalues, slots: IntArray) -> IntArray:
+        """How many permutations each slot's signature shares with ``hashvalues``."""
+        counts: IntArray = np.count_nonzero(self._signatures[slots] == hashvalues, axis=1)
+        return counts.astype(np.int64)
+
+    def nbytes(self) -> int:
+        """Bytes held in numpy arrays (signature rows past the high-water mark included)."""
+        arrays = (self._signatures, self._indexed, self._tags, self._slots)
+        return sum(a.nbytes for a in arrays)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _keys(self, signatures: Hashvalues) -> npt.NDArray[np.uint64]:
+        """64-bit key of each band of each signature: ``[len(signatures), bands]``."""
+        width = self.bands * self.rows
+        cells = signatures[:, :width].reshape(-1, self.bands, self.rows).astype(np.uint64)
+        key = np.broadcast_to(self._salts, cells.shape[:2]).copy()
+        for row in range(self.rows):
+            key = (key ^ cells[:, :, row]) * _MIX1
+            key ^= key >> _S32
+        # splitmix64 finaliser: every input bit reaches the low bits (position) and the tag.
+        key ^= key >> _S30
+        key *= _MIX1
+        key ^= key >> _S27
+        key *= _MIX2
+        key ^= key >> _S31
+        return key
+
+    def _put(self, key: int, slot: int) -> None:
+        slots, capacity = self._slot_view, self._capacity
+        pos = key % capacity
+        while slots[pos] >= 0:
+            pos = (pos + 1) % capacity
+        if slots[pos] == _EMPTY:
+            self._used += 1
+        slots[pos] = slot
+        self._tag_view[pos] = key >> 32
+
+    def _reserve(self, size: int) -> None:
+        if size <= self._indexed.shape[0]:
+            return
+        rows = max(size, _MIN_ROWS, 2 * self._indexed.shape[0])
+        grown = np.empty((rows, self.num_perm), dtype=np.uint32)
+        grown[: self._signatures.shape[0]] = self._signatures
+        indexed = np.zeros(rows, dtype=bool)
+        indexed[: self._indexed.shape[0]] = self._indexed
+        self._signatures, self._indexed = grown, indexed
+
+    def _reset_table(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._tags = np.zeros(capacity, dtype=np.uint32)
+        self._slots = np.full(capacity, _EMPTY, dtype=np.int32)
+        self._tag_view = self._tags.data  # memoryviews: fast scalar access for single entries
+        self._slot_view = self._slots.data
+        self._used = 0
+
+    def _rebuild(self) -> None:
+        """Lay every live entry out afresh: no deleted marks, a third full."""
+        live = np.flatnonzero(self._indexed)
+        count = live.shape[0] * self.bands
+        self._reset_table(max(_MIN_TABLE, _FILL_AFTER * count))
+        if not count:
+            return
+        keys = np.empty((live.shape[0], self.bands), dtype=np.uint64)
+        for lo in range(0, live.shape[0], _CHUNK):
+            keys[lo : lo + _CHUNK] = self._keys(self._signatures[live[lo : lo + _CHUNK]])
+        owners = np.repeat(live.astype(np.int32), self.bands)
+        flat = keys.ravel()
+        del keys
+        homes = (flat % np.uint64(self._capacity)).astype(np.int64)
+        order = np.argsort(homes, kind="stable")
+        # Linear probing in order of home position: each entry lands at its home or just
+        # after the previous one, i.e. position_i = i + max(home_j - j for j <= i).
+        ranks = np.arange(count, dtype=np.int64)
+        positions = np.maximum.accumulate(homes[order] - ranks) + ranks
+        del homes
+        inside = positions < self._capacity
+        self._tags[positions[inside]] = (flat[order[inside]] >> _S32).astype(np.uint32)
+        self._slots[positions[inside]] = owners[order[inside]]
+        self._used = int(np.count_nonzero(inside))
+        # The few that ran off the end wrap round to the first free positions.
+        for key, slot in zip(
+            flat[order[~inside]].tolist(), owners[order[~inside]].tolist(), strict=True
+        ):
+            self._put(key, slot)
