@@ -9,12 +9,13 @@ Pure and synchronous (CPU-bound): the pipeline runs it in a bounded worker pool.
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 import trafilatura
+from htmldate import find_date
+from trafilatura.utils import load_html
 
 from monitor.errors import ExtractError
 from monitor.models import ExtractedArticle
@@ -108,43 +109,75 @@ def _parse_date(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def _first(tree: Any, *xpaths: str) -> str | None:
+    for xp in xpaths:
+        for value in tree.xpath(xp):
+            text = str(value).strip()
+            if text:
+                return text
+    return None
+
+
+def _page_date(html: str) -> datetime | None:
+    """The page's own publication date (htmldate), for entries whose feed gave none."""
+    try:
+        found = find_date(html, extensive_search=False, outputformat="%Y-%m-%dT%H:%M:%S%z")
+    except Exception:  # htmldate on hostile markup: no date is the honest answer
+        return None
+    return _parse_date(found) if found else None
+
+
 def extract_article(
-    html: str | bytes, url: str, *, content_type: str | None = None
+    html: str | bytes,
+    url: str,
+    *,
+    content_type: str | None = None,
+    with_date: bool = True,
 ) -> ExtractedArticle:
     """Pull the article body out of a page; raise ExtractError when there is none.
 
     ``content_type``: the HTTP Content-Type header, whose charset is one of the hints used to
-    decode bytes (see :func:`decode_html`).
+    decode bytes (see :func:`decode_html`). ``with_date``: look for the page's own date (the
+    pipeline asks only when the feed gave none; it is the costliest part of extraction).
+    Title, canonical URL and site name come from the page head, read from the same parsed
+    tree trafilatura then extracts from.
     """
     if isinstance(html, bytes):
         html = decode_html(html, charset_from_content_type(content_type))
     try:
-        raw = trafilatura.extract(
-            html,
+        tree = load_html(html)
+        if tree is None:
+            raise ExtractError(f"{url}: not an HTML page")
+        canonical = _first(
+            tree, '//link[@rel="canonical"]/@href', '//meta[@property="og:url"]/@content'
+        )
+        title = _first(tree, '//meta[@property="og:title"]/@content', "//title/text()") or ""
+        site_name = _first(tree, '//meta[@property="og:site_name"]/@content')
+        published = _page_date(html) if with_date else None
+        text = trafilatura.extract(
+            tree,
             url=url,
-            output_format="json",
-            with_metadata=True,
             include_comments=False,
             include_tables=False,
             favor_precision=True,
             # trafilatura's dedup cache is process-wide: syndicated copies would lose their text.
             deduplicate=False,
         )
+    except ExtractError:
+        raise
     except Exception as exc:  # trafilatura/lxml raise a wide range on hostile markup
         raise ExtractError(f"{url}: extraction failed: {exc.__class__.__name__}: {exc}") from exc
-    if not raw:
+    if not text:
         raise ExtractError(f"{url}: no article text found in the page")
-    data: dict[str, Any] = json.loads(raw)
     # Pages double-encoded by their CMS ("Ã©" for "é") are repaired like feed titles are.
-    body = repair_mojibake(str(data.get("text") or "")).strip()
+    body = repair_mojibake(text).strip()
     if len(body) < MIN_BODY_CHARS:
         raise ExtractError(f"{url}: extracted text too short ({len(body)} characters)")
-    canonical = data.get("url") or None
     return ExtractedArticle(
         url=url,
-        canonical_url=str(canonical) if canonical and canonical != url else None,
-        title=repair_mojibake(str(data.get("title") or "")).strip(),
+        canonical_url=canonical if canonical and canonical != url else None,
+        title=repair_mojibake(" ".join(title.split())),
         body=body,
-        published=_parse_date(data.get("date")),
-        site_name=data.get("sitename") or None,
+        published=published,
+        site_name=site_name,
     )

@@ -177,10 +177,12 @@ class Pipeline:
             return repo.article_id_by_url(session, canonical_url)
 
     async def _extract(
-        self, content: bytes, url: str, content_type: str | None = None
+        self, content: bytes, url: str, content_type: str | None = None, *, with_date: bool = True
     ) -> ExtractedArticle:
         loop = asyncio.get_running_loop()
-        work = functools.partial(extract_article, content, url, content_type=content_type)
+        work = functools.partial(
+            extract_article, content, url, content_type=content_type, with_date=with_date
+        )
         try:
             async with asyncio.timeout(self.options.extract_timeout):
                 return await loop.run_in_executor(self.executor, work)
@@ -197,7 +199,10 @@ class Pipeline:
             return _same_url(entry, entry.title, link_canonical, "URL already stored")
         page = await self.fetcher.fetch(entry.link, allowed_types=ARTICLE_TYPES)
         extracted = await self._extract(
-            page.content, page.final_url, page.headers.get("content-type")
+            page.content,
+            page.final_url,
+            page.headers.get("content-type"),
+            with_date=entry.published is None,  # the page's own date only when needed
         )
         page_canonical = (
             self.public_url(extracted.canonical_url) if extracted.canonical_url else None

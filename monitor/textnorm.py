@@ -87,8 +87,47 @@ def _fold_run(run: str, last_space: bool) -> tuple[str, tuple[int, ...], bool]:
     return "".join(out), tuple(offsets), last_space
 
 
+# ASCII folds byte for byte; every other character of ``text.encode("ascii", "replace")`` is a "?".
+_ASCII = bytes(ord(fold_char(chr(i))) for i in range(128)) + bytes(range(128, 256))
+_NON_ASCII = re.compile(rb"\?+")
+_SPACES = re.compile(r"  +")
+
+
 def fold_map(text: str) -> FoldMap:
     """Fold ``text``: case folded, diacritics removed, dashes and whitespace runs as one space."""
+    raw = text.encode("ascii", "replace")
+    chars = raw.translate(_ASCII).decode("ascii")
+    if not text.isascii():
+        parts: list[str] = []
+        pos = 0
+        for m in _NON_ASCII.finditer(raw):
+            a, b = m.span()
+            run = "".join(map(fold_char, text[a:b]))
+            if len(run) != b - a or any(len(fold_char(c)) != 1 for c in text[a:b]):
+                return _fold_uneven(text)  # letters that fold to several or none
+            parts += (chars[pos:a], run)
+            pos = b
+        parts.append(chars[pos:])
+        chars = "".join(parts)
+    # One character each way so far: only runs of spaces shift the map.
+    lead = len(chars) - len(chars.lstrip(" "))
+    kept: list[str] = []
+    starts, deltas = [0], [lead]
+    pos = lead
+    k = 0
+    for m in _SPACES.finditer(chars, lead):
+        a, b = m.span()
+        kept.append(chars[pos : a + 1])
+        k += a + 1 - pos
+        pos = b
+        starts.append(k)
+        deltas.append(b - k)
+    kept.append(chars[pos:])
+    return FoldMap("".join(kept), tuple(starts), tuple(deltas))
+
+
+def _fold_uneven(text: str) -> FoldMap:
+    """``fold_map`` for text with characters that fold to several characters or to none."""
     parts: list[str] = []
     starts, deltas = [0], [0]
     k = pos = 0  # next folded and original index
