@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from monitor.alert.channels import Channel, build_channel
+from monitor.alert.digest import DigestSchedule, parse_clock, parse_quiet_hours
 from monitor.alert.flood import FloodPolicy
 from monitor.config import ChannelSettings, Settings
 from monitor.dedup import DedupConfig, DedupIndex
@@ -32,7 +33,7 @@ from storage import migrate
 from storage.engine import make_engine
 from storage.errors import SchemaError
 
-_OWN_KEYS = {"name", "rate_limit", "rate_period", "give_up_after"}
+_OWN_KEYS = {"name", "rate_limit", "rate_period", "give_up_after", "quiet_hours", "quiet_tz"}
 
 
 def resolve_secrets(
@@ -93,8 +94,18 @@ def delivery_policies(settings: Settings) -> dict[str, DeliveryPolicy]:
             give_up_after=ch.give_up_after,
             retry_base=settings.alerts.retry_base,
             retry_max=settings.alerts.retry_max,
+            quiet=parse_quiet_hours(ch.quiet_hours, ch.quiet_tz),
         )
         for ch in settings.alerts.channels
+    }
+
+
+def digest_schedules(settings: Settings) -> dict[str, DigestSchedule]:
+    """Rule name -> when its held alerts go out, for the rules with ``digest`` set."""
+    return {
+        r.name: DigestSchedule(r.digest, parse_clock(r.digest_at))
+        for r in settings.alerts.rules
+        if r.digest
     }
 
 
@@ -195,5 +206,10 @@ async def open_runtime(
     pipeline = Pipeline(
         engine=engine, fetcher=fetcher, matcher=matcher, dedup=dedup, rules=rules, **kwargs
     )
-    outbox = Outbox(engine, channels, policies=delivery_policies(settings))
+    outbox = Outbox(
+        engine,
+        channels,
+        policies=delivery_policies(settings),
+        digests=digest_schedules(settings),
+    )
     return Runtime(settings, engine, matcher, fetcher, dedup, pipeline, outbox, channels)

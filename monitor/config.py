@@ -15,8 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
+from monitor.alert.digest import parse_clock, parse_quiet_hours, parse_zone
 from monitor.errors import ConfigError
 from monitor.paths import default_config_dir, default_data_dir
 
@@ -87,6 +95,16 @@ class RuleSettings(_Section):
     require_substantive: bool = True
     sources: list[str] = []
     channels: list[str] = ["console"]
+    # Hold this rule's alerts and send them as one digest every hour on the hour, or daily at
+    # digest_at (WIB). Empty: alert at once.
+    digest: Literal["", "hourly", "daily"] = ""
+    digest_at: str = "07:00"
+
+    @field_validator("digest_at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        parse_clock(value)
+        return value
 
 
 class ChannelSettings(BaseModel):
@@ -102,6 +120,22 @@ class ChannelSettings(BaseModel):
     rate_limit: int = Field(20, gt=0)
     rate_period: float = Field(600.0, gt=0)
     give_up_after: float = Field(6 * 3600.0, gt=0)
+    # "22:00-06:00": hold alerts in this daily window (in quiet_tz) and send them as one morning
+    # summary when it ends. Empty: no quiet hours.
+    quiet_tz: str = "Asia/Jakarta"  # declared first: quiet_hours is checked in this zone
+    quiet_hours: str = ""
+
+    @field_validator("quiet_tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        parse_zone(value)
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _window(cls, value: str, info: ValidationInfo) -> str:
+        parse_quiet_hours(value, info.data.get("quiet_tz", "Asia/Jakarta"))
+        return value
 
     @property
     def options(self) -> dict[str, Any]:

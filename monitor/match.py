@@ -18,6 +18,7 @@ Every hit keeps the lexicon string that fired, its span in the matched text and 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,10 +27,10 @@ from datetime import UTC, date, datetime
 import ahocorasick
 
 from monitor.furniture import strip_furniture
-from monitor.lexicon import Lexicon, Term, Topic
+from monitor.lexicon import CaseCheck, Lexicon, Term, Topic
 from monitor.models import ActorMention, MatchResult, TopicScore, Via
-from monitor.relevance import Hit, Kind, Layout, pair_score, plain_score, term_hit
-from monitor.textnorm import Folded, camel_end, camel_start, fold, is_word
+from monitor.relevance import Hit, Kind, Layout, Snippets, pair_score, plain_score
+from monitor.textnorm import FoldMap, camel_end, camel_start, fold_map
 
 __all__ = ["Lexicon", "Matcher", "matched_text", "strip_furniture"]
 
@@ -69,29 +70,43 @@ class Matcher:
     def match(self, title: str, body: str, published: datetime | None) -> MatchResult:
         """Topics and actors of one article; ``published`` (None = now) resolves roles."""
         text = matched_text(title, body)
-        hits = _resolve_overlaps(self._scan(text, fold(text)))
+        hits = _resolve_overlaps(self._scan(text, fold_map(text)))
         day = _day(published)
         people = self._people(text, hits, day)
+        snippets = Snippets(text)
         return MatchResult(
-            topics=self._topics_for(text, len(title), hits, people, day),
-            actors=_mentions(text, people.hits),
+            topics=self._topics_for(text, len(title), hits, people, day, snippets),
+            actors=_mentions(snippets, people.hits),
         )
 
     # -- scanning -------------------------------------------------------------------------
 
-    def _scan(self, text: str, folded: Folded) -> list[Hit]:
+    def _scan(self, text: str, folded: FoldMap) -> list[Hit]:
+        ftext, size = folded.text, len(folded.text)
+        starts, deltas = folded.starts, folded.deltas
         found: list[Hit] = []
-        for last, entries in self._automaton.iter(folded.text):
-            key = entries[0].term.key
-            start, end = last - len(key) + 1, last + 1
-            if not _left_ok(text, folded, start, key):
+        for last, (length, word_first, word_last, entries) in self._automaton.iter(ftext):
+            start, end = last - length + 1, last + 1
+            # Most raw hits sit inside a longer word ("as" in "pasukan"): reject those cheaply.
+            if word_first and start and ftext[start - 1].isalnum():
+                o = start + deltas[bisect_right(starts, start) - 1]
+                cur = text[o]
+                if not (cur.isupper() or cur.isalpha() != text[o - 1].isalpha()):
+                    continue  # no camel-case seam here
+                if not _left_ok(text, folded, start):
+                    continue
+            if (
+                word_last
+                and end < size
+                and ftext[end].isalnum()
+                and not _right_ok(text, folded, end, self.lexicon.clitics)
+            ):
                 continue
-            if not _right_ok(text, folded, end, key, self.lexicon.clitics):
-                continue
-            span = (folded.orig[start], folded.orig[end - 1] + 1)
-            for entry in entries:
-                if _case_ok(text, folded, start, entry.term):
-                    found.append(Hit(entry.kind, entry.owner, entry.term.text, *span))
+            lo = start + deltas[bisect_right(starts, start) - 1]
+            hi = end + deltas[bisect_right(starts, end - 1) - 1]
+            for kind, owner, term, checks in entries:
+                if not checks or _case_ok(text, folded, start, checks):
+                    found.append(Hit(kind, owner, term, lo, hi))
         return found
 
     # -- actors ---------------------------------------------------------------------------
@@ -152,17 +167,28 @@ class Matcher:
     # -- topics ---------------------------------------------------------------------------
 
     def _topics_for(
-        self, text: str, title_len: int, hits: Sequence[Hit], people: _People, day: date
+        self,
+        text: str,
+        title_len: int,
+        hits: Sequence[Hit],
+        people: _People,
+        day: date,
+        snippets: Snippets,
     ) -> tuple[TopicScore, ...]:
-        layout = Layout.of(text, title_len)
+        layout = Layout(text, title_len)
         links = self._links(people, day)
+        signals = _signal_hits(hits)
+        context: dict[str, list[Hit]] = defaultdict(list)
+        for h in hits:
+            if h.kind == "context":
+                context[h.owner].append(h)
         scores: list[TopicScore] = []
         for topic in self.lexicon.topics:
-            evidence = self._evidence(topic, hits, people.hits, links)
+            evidence = self._evidence(topic, signals, people.hits, links)
             score = (
-                pair_score(topic, evidence, layout, text)
+                pair_score(topic, evidence, layout, snippets)
                 if topic.pair
-                else plain_score(topic, evidence, hits, layout, text)
+                else plain_score(topic, evidence, context.get(topic.name, ()), layout, snippets)
             )
             if score is not None:
                 scores.append(score)
@@ -171,7 +197,7 @@ class Matcher:
     def _evidence(
         self,
         topic: Topic,
-        hits: Sequence[Hit],
+        signals: _Signals,
         people: Sequence[Hit],
         links: dict[str, frozenset[str]],
     ) -> list[tuple[Hit, frozenset[str]]]:
@@ -182,18 +208,15 @@ class Matcher:
         """
         out: list[tuple[Hit, frozenset[str]]] = []
         sides = frozenset(topic.pair or ())
-        roles = [h for h in hits if h.kind == "role"]
-        core_groups = {h.owner for h in hits if h.kind == "group"}
-        for h in hits:
+        for h, titled in signals.hits:
             own: frozenset[str] | None = None
             if h.kind == "topic" and h.owner == topic.name:
                 own = sides or frozenset({"terms"})
             elif h.owner in sides and (
-                h.kind == "group" or (h.kind == "group_context" and h.owner in core_groups)
+                h.kind == "group" or (h.kind == "group_context" and h.owner in signals.core_groups)
             ):
                 own = frozenset({h.owner})
             if own is not None:
-                titled = any(r.contains(h) for r in roles)
                 out.append((h, frozenset() if titled else own))
         for h in people:
             side = self._actors[h.owner].side
@@ -203,6 +226,34 @@ class Matcher:
                 out.append((h, frozenset({h.owner})))
         out.sort(key=lambda e: e[0].start)
         return out
+
+
+@dataclass(frozen=True)
+class _Signals:
+    """Topic and group hits, each with whether it sits inside an office title."""
+
+    hits: tuple[tuple[Hit, bool], ...]
+    core_groups: frozenset[str]
+
+
+def _signal_hits(hits: Sequence[Hit]) -> _Signals:
+    # Role hits never overlap each other (longest wins), so only the last one starting at or
+    # before a hit can contain it.
+    roles = [h for h in hits if h.kind == "role"]
+    role_starts = [r.start for r in roles]
+
+    def titled(h: Hit) -> bool:
+        i = bisect_right(role_starts, h.start) - 1
+        return i >= 0 and roles[i].end >= h.end
+
+    return _Signals(
+        tuple(
+            (h, bool(roles) and titled(h))
+            for h in hits
+            if h.kind in ("topic", "group", "group_context")
+        ),
+        frozenset(h.owner for h in hits if h.kind == "group"),
+    )
 
 
 # -- building -----------------------------------------------------------------------------
@@ -230,13 +281,15 @@ def _entries(lex: Lexicon) -> Iterable[_Entry]:
 
 
 def _build_automaton(entries: Iterable[_Entry]) -> ahocorasick.Automaton:
+    """One automaton over every key; a key's value says what its hits are (see ``_scan``)."""
     by_key: dict[str, list[_Entry]] = defaultdict(list)
     for e in entries:
         if e not in by_key[e.term.key]:
             by_key[e.term.key].append(e)
     automaton = ahocorasick.Automaton()
     for key, group in by_key.items():
-        automaton.add_word(key, tuple(group))
+        found = tuple((e.kind, e.owner, e.term.text, e.term.case_checks) for e in group)
+        automaton.add_word(key, (len(key), key[0].isalnum(), key[-1].isalnum(), found))
     automaton.make_automaton()
     return automaton
 
@@ -244,30 +297,29 @@ def _build_automaton(entries: Iterable[_Entry]) -> ahocorasick.Automaton:
 # -- scanning helpers ---------------------------------------------------------------------
 
 
-def _left_ok(text: str, folded: Folded, start: int, key: str) -> bool:
-    if start == 0 or not is_word(key[0]) or not is_word(folded.text[start - 1]):
-        return True
-    o_prev, o_cur = folded.orig[start - 1], folded.orig[start]
+def _left_ok(text: str, folded: FoldMap, start: int) -> bool:
+    """A hit starting inside a word: only at a camel-case seam of a glued token."""
+    o_prev, o_cur = folded.orig(start - 1), folded.orig(start)
     return o_prev != o_cur and camel_start(text, o_cur)
 
 
-def _right_ok(text: str, folded: Folded, end: int, key: str, clitics: Sequence[str]) -> bool:
+def _right_ok(text: str, folded: FoldMap, end: int, clitics: Sequence[str]) -> bool:
+    """A hit ending inside a word: at a camel-case seam, or before a clitic ending the word."""
     ftext = folded.text
-    if end >= len(ftext) or not is_word(key[-1]) or not is_word(ftext[end]):
-        return True
-    if folded.orig[end] != folded.orig[end - 1] and camel_end(text, folded.orig[end]):
+    o_end = folded.orig(end)
+    if o_end != folded.orig(end - 1) and camel_end(text, o_end):
         return True
     for clitic in clitics:  # Indonesian "Rusianya", "NATOlah"
         stop = end + len(clitic)
-        if ftext.startswith(clitic, end) and (stop >= len(ftext) or not is_word(ftext[stop])):
+        if ftext.startswith(clitic, end) and (stop >= len(ftext) or not ftext[stop].isalnum()):
             return True
     return False
 
 
-def _case_ok(text: str, folded: Folded, start: int, term: Term) -> bool:
-    for offset, length, mode in term.case_checks:
-        lo = folded.orig[start + offset]
-        hi = folded.orig[start + offset + length - 1] + 1
+def _case_ok(text: str, folded: FoldMap, start: int, checks: Sequence[CaseCheck]) -> bool:
+    for offset, length, mode in checks:
+        lo = folded.orig(start + offset)
+        hi = folded.orig(start + offset + length - 1) + 1
         letters = [c for c in text[lo:hi] if c.isalpha()]
         if not letters:
             return False
@@ -285,7 +337,7 @@ def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
         h
         for h in hits
         if h.kind != "exclude"
-        and (h.kind == "namesake" or not any(x.contains(h) for x in excluded))
+        and (not excluded or h.kind == "namesake" or not any(x.contains(h) for x in excluded))
     ]
     out: list[Hit] = []
     for family in _families(kept).values():
@@ -333,7 +385,7 @@ def _named_beside(
     return best[1] if best else None
 
 
-def _mentions(text: str, people: Sequence[Hit]) -> tuple[ActorMention, ...]:
+def _mentions(snippets: Snippets, people: Sequence[Hit]) -> tuple[ActorMention, ...]:
     by_actor: dict[str, list[Hit]] = defaultdict(list)
     for h in people:
         by_actor[h.owner].append(h)
@@ -342,14 +394,14 @@ def _mentions(text: str, people: Sequence[Hit]) -> tuple[ActorMention, ...]:
             name=name,
             via=min((_via(h) for h in hs), key=_VIA_RANK.__getitem__),
             count=len(hs),
-            hits=tuple(term_hit(text, h) for h in hs),
+            hits=tuple(snippets.term_hit(h) for h in hs),
         )
         for name, hs in by_actor.items()
     )
 
 
 def _word_before(text: str, pos: int) -> str:
-    words = fold(text[max(0, pos - 24) : pos]).text.split()
+    words = fold_map(text[max(0, pos - 24) : pos]).text.split()
     return words[-1] if words else ""
 
 

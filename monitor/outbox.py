@@ -4,9 +4,12 @@ An alert row is written in the same transaction as the article and matches it co
 (``pipeline``). ``Outbox.deliver_due`` sends pending rows per channel, marks them sent, retries
 transient failures with exponential back-off (honouring Retry-After) and gives up after the
 channel's ``give_up_after`` with a visible failed row. Flood control collapses the excess into
-one digest message. The idempotency key (story, rule, channel) is unique in the database, so a
-story can never alert twice on one channel. Workers sharing a PostgreSQL database take turns per
-channel (an advisory lock, freed at once if its holder dies), so no row is sent by two of them.
+one digest message. A channel's quiet hours hold its alerts until the window ends, then send them
+as one morning summary; a digest rule's alerts wait for the next hourly/daily digest
+(``monitor.alert.digest``). The idempotency key (story, rule, channel) is unique in the
+database, so a story can never alert twice on one channel. Workers sharing a PostgreSQL database
+take turns per channel (an advisory lock, freed at once if its holder dies), so no row is sent
+by two of them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from monitor import events
-from monitor.alert.flood import FloodGate, FloodPolicy, make_digest
+from monitor.alert.digest import DigestSchedule, Pending, hold_until, plan_round
+from monitor.alert.flood import FloodGate, FloodPolicy, QuietHours
 from monitor.alert.message import AlertMessage, DigestMessage
 from monitor.errors import AlertDeliveryError
 from monitor.metrics import Metrics
@@ -133,6 +137,7 @@ class DeliveryPolicy:
     give_up_after: float = 6 * 3600.0
     retry_base: float = 30.0
     retry_max: float = 1800.0
+    quiet: QuietHours | None = None  # hold alerts in this daily window, then one summary
 
 
 @dataclass
@@ -143,20 +148,6 @@ class DeliveryReport:
     failed: int = 0
     messages: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def plan_messages(
-    gate: FloodGate,
-    pending: Sequence[AlertMessage],
-    sent_times: Sequence[datetime],
-    now: datetime,
-) -> list[AlertMessage | DigestMessage]:
-    """Individual messages while the burst fits the channel's budget; otherwise one digest
-    listing every pending alert, so a burst never costs more than one message."""
-    if len(pending) <= gate.budget(sent_times, now):
-        return list(pending)
-    window_start = now - timedelta(seconds=gate.policy.per_seconds)
-    return [make_digest(pending, window_start=window_start, window_end=now)]
 
 
 def retry_delay(attempts: int, policy: DeliveryPolicy, retry_after: float | None) -> float:
@@ -173,12 +164,14 @@ class Outbox:
         policies: Mapping[str, DeliveryPolicy] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         notifier: events.EventNotifier | None = None,
+        digests: Mapping[str, DigestSchedule] | None = None,
     ) -> None:
         self.engine = engine
         self.notifier = notifier  # woken after each commit that wrote alert events
         self.channels = dict(channels)
         self.policies = dict(policies or {})
         self.clock = clock
+        self.digests = dict(digests or {})  # rule name -> when its held alerts go out
         self.metrics: Metrics | None = None  # set by the daemon: alerts by channel and status
 
     def _count(self, rows: Sequence[AlertRow], status: str) -> None:
@@ -188,6 +181,40 @@ class Outbox:
 
     def policy(self, channel: str) -> DeliveryPolicy:
         return self.policies.get(channel, DeliveryPolicy())
+
+    def _due(self, row: AlertRow) -> datetime:
+        """When ``row`` would go out without quiet hours: its digest time for a digest rule
+        (a failed row put back by ``retry_failed`` joins the next digest), else when written."""
+        schedule = self.digests.get(row.rule)
+        if schedule is None:
+            return row.created_at
+        return schedule.next_after(row.created_at)
+
+    def _sendable_from(self, row: AlertRow, quiet: QuietHours | None) -> datetime:
+        """When ``row`` was first allowed out: the give-up clock starts there, not at a digest's
+        or a quiet night's start."""
+        due = self._due(row)
+        return quiet.ends_at(due) if quiet is not None else due
+
+    def _hold(
+        self, rows: list[AlertRow], now: datetime, quiet: QuietHours | None
+    ) -> list[tuple[Pending, AlertRow]]:
+        """Postpone the rows that must wait (quiet hours, a digest not due yet); the rest."""
+        ready: list[tuple[Pending, AlertRow]] = []
+        held: dict[datetime, list[AlertRow]] = {}
+        with session_scope(self.engine) as session:
+            for row in rows:
+                due = self._due(row)
+                until = hold_until(due, now, quiet)
+                if until is not None:
+                    held.setdefault(until, []).append(row)
+                    continue
+                assert row.story_id is not None
+                sources = repo.story_sources(session, row.story_id)
+                ready.append((Pending(message_from_row(row, sources[1:]), due), row))
+        for until, waiting in held.items():
+            self._postpone(waiting, until)
+        return ready
 
     async def deliver_due(self, *, limit: int = 500) -> DeliveryReport:
         """Send every due pending alert once; safe to call repeatedly."""
@@ -226,22 +253,26 @@ class Outbox:
         if channel is None:
             self._fail(rows, f"channel {name!r} is not configured", now, report)
             return
+        ready = self._hold(rows, now, policy.quiet)
+        if not ready:
+            return
         gate = FloodGate(policy.flood)
         with session_scope(self.engine) as session:
             sent_times = self._sent_times(
                 session, name, now - timedelta(seconds=policy.flood.per_seconds)
             )
-            messages = []
-            for row in rows:
-                assert row.story_id is not None
-                sources = repo.story_sources(session, row.story_id)
-                messages.append(message_from_row(row, [s for s in sources[1:]]))
         if gate.budget(sent_times, now) <= 0:
-            wait_until = gate.next_free_slot(sent_times, now)
-            self._postpone(rows, wait_until)
+            self._postpone([r for _, r in ready], gate.next_free_slot(sent_times, now))
             return
-        row_of = {id(m): r for m, r in zip(messages, rows, strict=True)}
-        for planned in plan_messages(gate, messages, sent_times, now):
+        row_of = {id(p.message): r for p, r in ready}
+        plan = plan_round(
+            gate, [p for p, _ in ready], sent_times, now, quiet=policy.quiet, schedules=self.digests
+        )
+        if plan.deferred:
+            planned_times = [*sent_times, *[now] * len(plan.messages)]
+            wait_until = gate.next_free_slot(planned_times, now)
+            self._postpone([row_of[id(m)] for m in plan.deferred], wait_until)
+        for planned in plan.messages:
             items = planned.items if isinstance(planned, DigestMessage) else (planned,)
             planned_rows = [row_of[id(m)] for m in items]
             try:
@@ -314,7 +345,8 @@ class Outbox:
         give_up = [
             r
             for r in rows
-            if not exc.transient or (now - r.created_at).total_seconds() >= policy.give_up_after
+            if not exc.transient
+            or (now - self._sendable_from(r, policy.quiet)).total_seconds() >= policy.give_up_after
         ]
         retry = [r for r in rows if r not in give_up]
         if give_up:

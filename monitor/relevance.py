@@ -8,15 +8,15 @@ both sides meet in one paragraph. Pure functions over hits and paragraph/sentenc
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from itertools import accumulate
+from typing import Literal, NamedTuple
 
 from monitor.lexicon import Topic
 from monitor.models import Span, TermHit, TopicScore
-from monitor.textnorm import paragraph_bounds, sentence_bounds, snippet
+from monitor.textnorm import sentence_bounds, snippet
 
 Kind = Literal[
     "topic",
@@ -33,8 +33,7 @@ Kind = Literal[
 ]
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """One lexicon string found in the matched text."""
 
     kind: Kind
@@ -47,39 +46,67 @@ class Hit:
         return self.start <= other.start and other.end <= self.end
 
 
-def term_hit(text: str, h: Hit) -> TermHit:
-    return TermHit(term=h.term, span=Span(h.start, h.end), snippet=snippet(text, h.start, h.end))
+class Snippets:
+    """The :class:`TermHit` of each hit of one text; a span's snippet is cut only once."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._made: dict[tuple[str, int, int], TermHit] = {}
+
+    def term_hit(self, h: Hit) -> TermHit:
+        key = (h.term, h.start, h.end)
+        made = self._made.get(key)
+        if made is None:
+            snip = snippet(self.text, h.start, h.end)
+            made = self._made[key] = TermHit(term=h.term, span=Span(h.start, h.end), snippet=snip)
+        return made
 
 
 Evidence = Sequence[tuple[Hit, frozenset[str]]]
 
+_LINE_ENDS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
-@dataclass(frozen=True)
+
 class Layout:
-    """Paragraph and sentence boundaries of the matched text, for locating hits."""
+    """Paragraph and sentence boundaries of the matched text, for locating hits.
 
-    title_len: int
-    para_starts: tuple[int, ...]
-    sent_starts: tuple[int, ...]
+    Paragraphs are the non-blank lines; a paragraph is split into sentences only when a rule
+    asks where a hit's sentence is. ``sentence`` numbers sentences as (paragraph, index).
+    """
 
-    @classmethod
-    def of(cls, text: str, title_len: int) -> Layout:
-        paras = paragraph_bounds(text)
-        sents = [lo for p_lo, p_hi in paras for lo, _ in sentence_bounds(text, p_lo, p_hi)]
-        return cls(title_len, tuple(lo for lo, _ in paras), tuple(sents))
+    def __init__(self, text: str, title_len: int) -> None:
+        self.text = text
+        self.title_len = title_len
+        lines = text.splitlines(keepends=True)
+        paras = [
+            (o, ln)
+            for o, ln in zip(accumulate(map(len, lines), initial=0), lines, strict=False)
+            if not ln.isspace()
+        ]
+        self.para_starts: tuple[int, ...] = tuple(o for o, _ in paras)
+        self._lines = [ln for _, ln in paras]
+        self._sentences: dict[int, list[int]] = {}
 
     def paragraph(self, pos: int) -> int:
         return bisect_right(self.para_starts, pos) - 1
 
-    def sentence(self, pos: int) -> int:
-        return bisect_right(self.sent_starts, pos) - 1
+    def sentence(self, pos: int) -> tuple[int, int]:
+        para = self.paragraph(pos)
+        if para < 0:
+            return (-1, 0)
+        starts = self._sentences.get(para)
+        if starts is None:
+            lo = self.para_starts[para]
+            hi = lo + len(self._lines[para].rstrip(_LINE_ENDS))
+            starts = self._sentences[para] = [a for a, _ in sentence_bounds(self.text, lo, hi)]
+        return (para, bisect_right(starts, pos) - 1)
 
     def in_title(self, h: Hit) -> bool:
         return h.start < self.title_len
 
     @property
     def body_paragraphs(self) -> int:
-        return sum(1 for p in self.para_starts if p >= self.title_len)
+        return len(self.para_starts) - bisect_left(self.para_starts, self.title_len)
 
 
 def _weight(h: Hit, layout: Layout) -> float:
@@ -97,7 +124,7 @@ def _title_rule(topic: Topic, evidence: Evidence, layout: Layout) -> bool:
 def _sentence_rule(topic: Topic, evidence: Evidence, layout: Layout) -> bool:
     rule = topic.relevance
     signal_paras: dict[str, set[int]] = defaultdict(set)
-    by_sentence: dict[int, set[str]] = defaultdict(set)
+    by_sentence: dict[tuple[int, int], set[str]] = defaultdict(set)
     for h, signals in evidence:
         for s in signals:
             signal_paras[s].add(layout.paragraph(h.start))
@@ -135,28 +162,30 @@ def _topic_score(
     evidence: Evidence,
     layout: Layout,
     paragraphs: set[int],
-    text: str,
+    snippets: Snippets,
 ) -> TopicScore:
     return TopicScore(
         name=topic.name,
         score=round(sum(_weight(h, layout) for h in kept), 2),
         substantive=_verdict(topic, evidence, layout, paragraphs),
-        hits=tuple(term_hit(text, h) for h in sorted(kept, key=lambda h: h.start)),
+        hits=tuple(snippets.term_hit(h) for h in sorted(kept, key=lambda h: h.start)),
     )
 
 
 def plain_score(
-    topic: Topic, evidence: Evidence, hits: Sequence[Hit], layout: Layout, text: str
+    topic: Topic, evidence: Evidence, context: Sequence[Hit], layout: Layout, snippets: Snippets
 ) -> TopicScore | None:
+    """``context``: the topic's context hits, which only add to the score."""
     if not evidence:
         return None
-    context = [h for h in hits if h.kind == "context" and h.owner == topic.name]
     paragraphs = {layout.paragraph(h.start) for h, _ in evidence}
-    kept = [h for h, _ in evidence] + context
-    return _topic_score(topic, kept, evidence, layout, paragraphs, text)
+    kept = [h for h, _ in evidence] + list(context)
+    return _topic_score(topic, kept, evidence, layout, paragraphs, snippets)
 
 
-def pair_score(topic: Topic, evidence: Evidence, layout: Layout, text: str) -> TopicScore | None:
+def pair_score(
+    topic: Topic, evidence: Evidence, layout: Layout, snippets: Snippets
+) -> TopicScore | None:
     """A relationship topic only counts where both sides meet in one paragraph."""
     sides_in: dict[int, set[str]] = defaultdict(set)
     for h, signals in evidence:
@@ -166,4 +195,4 @@ def pair_score(topic: Topic, evidence: Evidence, layout: Layout, text: str) -> T
     if not paragraphs:
         return None
     kept = [h for h, _ in evidence if layout.paragraph(h.start) in paragraphs]
-    return _topic_score(topic, kept, evidence, layout, paragraphs, text)
+    return _topic_score(topic, kept, evidence, layout, paragraphs, snippets)

@@ -2,7 +2,7 @@
 
 The matcher runs its Aho-Corasick automaton over the *folded* text (case folded, diacritics
 removed, dashes and whitespace runs collapsed to one space) and reports spans in the *original*
-text through ``Folded.orig``. Pure functions, no I/O.
+text through ``FoldMap.orig``. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -89,8 +89,6 @@ def _fold_run(run: str, last_space: bool) -> tuple[str, tuple[int, ...], bool]:
 
 # ASCII folds byte for byte; every other character of ``text.encode("ascii", "replace")`` is a "?".
 _ASCII = bytes(ord(fold_char(chr(i))) for i in range(128)) + bytes(range(128, 256))
-_NON_ASCII = re.compile(rb"\?+")
-_SPACES = re.compile(r"  +")
 
 
 def fold_map(text: str) -> FoldMap:
@@ -100,13 +98,14 @@ def fold_map(text: str) -> FoldMap:
     if not text.isascii():
         parts: list[str] = []
         pos = 0
-        for m in _NON_ASCII.finditer(raw):
-            a, b = m.span()
-            run = "".join(map(fold_char, text[a:b]))
-            if len(run) != b - a or any(len(fold_char(c)) != 1 for c in text[a:b]):
-                return _fold_uneven(text)  # letters that fold to several or none
-            parts += (chars[pos:a], run)
-            pos = b
+        at = raw.find(b"?")
+        while at != -1:
+            piece = fold_char(text[at])
+            if len(piece) != 1:
+                return _fold_uneven(text)  # letters that fold to several characters or none
+            parts += (chars[pos:at], piece)
+            pos = at + 1
+            at = raw.find(b"?", pos)
         parts.append(chars[pos:])
         chars = "".join(parts)
     # One character each way so far: only runs of spaces shift the map.
@@ -115,15 +114,24 @@ def fold_map(text: str) -> FoldMap:
     starts, deltas = [0], [lead]
     pos = lead
     k = 0
-    for m in _SPACES.finditer(chars, lead):
-        a, b = m.span()
-        kept.append(chars[pos : a + 1])
-        k += a + 1 - pos
-        pos = b
+    at = chars.find("  ", pos)
+    while at != -1:
+        end = _space_run_end(chars, at)
+        kept.append(chars[pos : at + 1])
+        k += at + 1 - pos
+        pos = end
         starts.append(k)
-        deltas.append(b - k)
+        deltas.append(end - k)
+        at = chars.find("  ", pos)
     kept.append(chars[pos:])
     return FoldMap("".join(kept), tuple(starts), tuple(deltas))
+
+
+def _space_run_end(chars: str, at: int) -> int:
+    end = at + 2
+    while end < len(chars) and chars[end] == " ":
+        end += 1
+    return end
 
 
 def _fold_uneven(text: str) -> FoldMap:
@@ -173,10 +181,6 @@ def fold_term(term: str) -> str:
     return fold(term).text.strip()
 
 
-def is_word(ch: str) -> bool:
-    return ch.isalnum()
-
-
 def camel_start(text: str, i: int) -> bool:
     """True when a word may start at ``text[i]`` inside a glued token (``ChatSekjenNATO``)."""
     if i <= 0 or i >= len(text):
@@ -217,21 +221,6 @@ def sentence_bounds(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def paragraph_bounds(text: str) -> list[tuple[int, int]]:
-    """Non-blank lines of ``text`` as (start, end) pairs; every line is one paragraph."""
-    bounds: list[tuple[int, int]] = []
-    pos = 0
-    for line in text.splitlines(keepends=True):
-        content = line.rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-        if content.strip():
-            bounds.append((pos, pos + len(content)))
-        pos += len(line)
-    return bounds
-
-
-_WS = re.compile(r"\s+")
-
-
 def snippet(text: str, start: int, end: int, width: int = 120) -> str:
     """About ``width`` characters around text[start:end], cut at spaces, whitespace collapsed."""
     pad = max(0, (width - (end - start)) // 2)
@@ -242,5 +231,5 @@ def snippet(text: str, start: int, end: int, width: int = 120) -> str:
     if hi < len(text):
         space = text.rfind(" ", end, hi)
         hi = space if space != -1 else hi
-    core = _WS.sub(" ", text[lo:hi]).strip()
+    core = " ".join(text[lo:hi].split())  # whitespace runs as one space
     return ("…" if lo > 0 else "") + core + ("…" if hi < len(text) else "")

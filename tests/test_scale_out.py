@@ -51,7 +51,7 @@ FEEDS = 300
 ORIGINALS = 90
 COPIES = 30  # syndicated copies of the first COPIES originals, on another path
 PER_FEED = 3
-LEASE = 6.0  # seconds; the dead worker's feeds wait this long
+LEASE = 10.0  # seconds the dead worker's feeds wait (the others take about as long anyway)
 DEADLINE = 75.0
 
 
