@@ -36,7 +36,8 @@ _MIN_ROWS = 64
 _FILL_MAX = 2  # rebuild when used (live + deleted) positions exceed capacity / _FILL_MAX
 _FILL_AFTER = 3  # capacity after a rebuild: _FILL_AFTER x live entries
 _SHRINK = 12  # rebuild smaller when live entries fall below capacity / _SHRINK
-_CHUNK = 8192  # signatures per block when rebuilding: bounds transient memory
+_CHUNK = 1024  # signatures per block when rebuilding: bounds transient memory
+_RANGES = 16  # home-position ranges laid out one at a time when rebuilding
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
 _S29, _S32 = np.uint64(29), np.uint64(32)
@@ -83,6 +84,9 @@ class BandIndex:
         self._indexed = np.zeros(0, dtype=bool)
         self._count = 0
         self._used = 0  # table positions not empty: live entries plus deleted marks
+        self._capacity = 0
+        self._tags = np.zeros(0, dtype=np.uint32)
+        self._slots = np.zeros(0, dtype=np.int32)
         self._salts = np.arange(1, bands + 1, dtype=np.uint64) * _GOLDEN
         self._multipliers = np.arange(1, 2 * rows, 2, dtype=np.uint64) * _GOLDEN | np.uint64(1)
         self._reset_table(_MIN_TABLE)
@@ -172,14 +176,16 @@ class BandIndex:
         return key
 
     def _put(self, key: int, slot: int) -> None:
+        self._place(key % self._capacity, key >> 32, slot)
+
+    def _place(self, pos: int, tag: int, slot: int) -> None:
         slots, capacity = self._slot_view, self._capacity
-        pos = key % capacity
         while slots[pos] >= 0:
             pos = (pos + 1) % capacity
         if slots[pos] == _EMPTY:
             self._used += 1
         slots[pos] = slot
-        self._tag_view[pos] = key >> 32
+        self._tag_view[pos] = tag
 
     def _reserve(self, size: int) -> None:
         if size <= self._indexed.shape[0]:
@@ -192,39 +198,55 @@ class BandIndex:
         self._signatures, self._indexed = grown, indexed
 
     def _reset_table(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._tags = np.zeros(capacity, dtype=np.uint32)
-        self._slots = np.full(capacity, _EMPTY, dtype=np.int32)
-        self._tag_view = self._tags.data  # memoryviews: fast scalar access for single entries
-        self._slot_view = self._slots.data
+        if capacity == self._capacity:  # in place: no second table alive during a rebuild
+            self._tags.fill(0)
+            self._slots.fill(_EMPTY)
+        else:
+            self._capacity = capacity
+            self._tags = np.zeros(capacity, dtype=np.uint32)
+            self._slots = np.full(capacity, _EMPTY, dtype=np.int32)
+            self._tag_view = self._tags.data  # memoryviews: fast scalar access to entries
+            self._slot_view = self._slots.data
         self._used = 0
 
     def _rebuild(self) -> None:
-        """Lay every live entry out afresh: no deleted marks, a third full."""
+        """Lay every live entry out afresh, a third full, without deleted marks.
+
+        Entries are placed range by range of home positions, so besides the table itself
+        the transient arrays stay near 8 bytes per entry. The table is cleared in place
+        when its size still fits (the usual case once a window is full).
+        """
         live = np.flatnonzero(self._indexed)
         count = live.shape[0] * self.bands
-        self._reset_table(max(_MIN_TABLE, _FILL_AFTER * count))
-        if not count:
-            return
-        keys = np.empty((live.shape[0], self.bands), dtype=np.uint64)
+        wanted = max(_MIN_TABLE, _FILL_AFTER * count)
+        fits = wanted <= self._capacity <= wanted + wanted // 2
+        self._reset_table(self._capacity if fits else wanted)
+        capacity = self._capacity
+        tags = np.empty(count, dtype=np.uint32)  # entry e: band e % bands of live[e // bands]
+        homes = np.empty(count, dtype=np.uint32)
         for lo in range(0, live.shape[0], _CHUNK):
-            keys[lo : lo + _CHUNK] = self._keys(self._signatures[live[lo : lo + _CHUNK]])
-        owners = np.repeat(live.astype(np.int32), self.bands)
-        flat = keys.ravel()
-        del keys
-        homes = (flat % np.uint64(self._capacity)).astype(np.int64)
-        order = np.argsort(homes)  # any order among equal homes will do
-        # Linear probing in order of home position: each entry lands at its home or just
-        # after the previous one, i.e. position_i = i + max(home_j - j for j <= i).
-        ranks = np.arange(count, dtype=np.int64)
-        positions = np.maximum.accumulate(homes[order] - ranks) + ranks
-        del homes
-        inside = positions < self._capacity
-        self._tags[positions[inside]] = (flat[order[inside]] >> _S32).astype(np.uint32)
-        self._slots[positions[inside]] = owners[order[inside]]
-        self._used = int(np.count_nonzero(inside))
-        # The few that ran off the end wrap round to the first free positions.
-        for key, slot in zip(
-            flat[order[~inside]].tolist(), owners[order[~inside]].tolist(), strict=True
-        ):
-            self._put(key, slot)
+            keys = self._keys(self._signatures[live[lo : lo + _CHUNK]]).ravel()
+            entries = slice(lo * self.bands, lo * self.bands + keys.shape[0])
+            tags[entries] = keys >> _S32
+            homes[entries] = keys % np.uint64(capacity)
+        last = -1  # position of the entry placed last
+        step = -(-capacity // _RANGES)
+        for start in range(0, capacity, step):
+            members = np.flatnonzero((homes >= start) & (homes < start + step))
+            ordered = homes[members].astype(np.int64)
+            order = np.argsort(ordered)  # any order among equal homes will do
+            members, ordered = members[order], ordered[order]
+            # Linear probing in order of home: each entry lands at its home or just after
+            # the one before, i.e. position_i = i + max(last + 1, home_j - j for j <= i).
+            ranks = np.arange(members.shape[0])
+            positions = np.maximum(np.maximum.accumulate(ordered - ranks), last + 1) + ranks
+            if not positions.shape[0]:
+                continue
+            last = int(positions[-1])
+            inside = positions < capacity
+            self._tags[positions[inside]] = tags[members[inside]]
+            self._slots[positions[inside]] = live[members[inside] // self.bands]
+            self._used += int(np.count_nonzero(inside))
+            # The few that run off the end wrap round to the first free positions.
+            for entry in members[~inside].tolist():
+                self._place(0, int(tags[entry]), int(live[entry // self.bands]))

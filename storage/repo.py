@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlalchemy import update as sa_update
+from sqlmodel import Session, SQLModel, col, select
 
 from storage.tables import AlertRow, ArticleRow, Event, Feed, MatchRow, SeenEntry, Story
 from storage.types import utcnow
@@ -108,71 +111,84 @@ def save_article(
 ) -> tuple[int, int]:
     """Store an article, its matches and its outbox alerts; returns (article_id, story_id).
 
-    With ``story_id`` None a new story is opened with this article as its first.
+    With ``story_id`` None a new story is opened with this article as its first. Core inserts
+    (no ORM unit of work): this is the hot path of every stored article.
     """
-    row = ArticleRow(
-        canonical_url=article.canonical_url,
-        url=article.url,
-        source=article.source,
-        feed_id=article.feed_id,
-        title=article.title,
-        body=article.body,
-        body_hash=article.body_hash,
-        signature=article.signature,
-        published_at=article.published_at,
-        seen_at=article.seen_at,
-        duplicate_kind=article.duplicate_kind,
-    )
-    story: Story | None = None
+    at = article.seen_at
     if story_id is None:
-        story = Story(title=article.title, created_at=article.seen_at, updated_at=article.seen_at)
-        session.add(story)
-        session.flush()
-        assert story.id is not None
-        story_id = story.id
-    row.story_id = story_id
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    if story is not None:
-        story.first_article_id = row.id
+        story_id = _insert_id(
+            session, Story, {"title": article.title, "created_at": at, "updated_at": at}
+        )
+        new_story = True
     else:
-        existing = session.get(Story, story_id)
-        if existing is not None:
-            existing.updated_at = article.seen_at
-    for m in matches:
-        session.add(
-            MatchRow(
-                article_id=row.id,
-                kind=m.kind,
-                name=m.name,
-                via=m.via,
-                term=m.term,
-                start=m.start,
-                end=m.end,
-                snippet=m.snippet,
-                score=m.score,
-                substantive=m.substantive,
-                count=m.count,
-            )
+        new_story = False
+    article_id = _insert_id(
+        session,
+        ArticleRow,
+        {
+            "canonical_url": article.canonical_url,
+            "url": article.url,
+            "source": article.source,
+            "feed_id": article.feed_id,
+            "title": article.title,
+            "body": article.body,
+            "body_hash": article.body_hash,
+            "signature": article.signature,
+            "published_at": article.published_at,
+            "seen_at": at,
+            "story_id": story_id,
+            "duplicate_kind": article.duplicate_kind,
+        },
+    )
+    story_values = {"first_article_id": article_id} if new_story else {"updated_at": at}
+    session.execute(sa_update(Story).where(col(Story.id) == story_id).values(**story_values))
+    if matches:
+        session.execute(
+            sa_insert(MatchRow),
+            [
+                {
+                    "article_id": article_id,
+                    "kind": m.kind,
+                    "name": m.name,
+                    "via": m.via,
+                    "term": m.term,
+                    "start": m.start,
+                    "end": m.end,
+                    "snippet": m.snippet,
+                    "score": m.score,
+                    "substantive": m.substantive,
+                    "count": m.count,
+                }
+                for m in matches
+            ],
         )
-    for a in alerts:
-        key = f"{story_id}:{a.rule}:{a.channel}{a.key_suffix}"
-        session.add(
-            AlertRow(
-                idempotency_key=key,
-                story_id=story_id,
-                article_id=row.id,
-                rule=a.rule,
-                channel=a.channel,
-                kind=a.kind,
-                payload=a.payload,
-                created_at=article.seen_at,
-                next_attempt_at=article.seen_at,
-            )
+    if alerts:
+        session.execute(
+            sa_insert(AlertRow),
+            [
+                {
+                    "idempotency_key": f"{story_id}:{a.rule}:{a.channel}{a.key_suffix}",
+                    "story_id": story_id,
+                    "article_id": article_id,
+                    "rule": a.rule,
+                    "channel": a.channel,
+                    "kind": a.kind,
+                    "status": "pending",
+                    "attempts": 0,
+                    "payload": a.payload,
+                    "created_at": at,
+                    "next_attempt_at": at,
+                }
+                for a in alerts
+            ],
         )
-    session.flush()
-    return row.id, story_id
+    return article_id, story_id
+
+
+def _insert_id(session: Session, table: type[SQLModel], values: dict[str, Any]) -> int:
+    """INSERT one row and return its primary key (RETURNING on both backends)."""
+    result = session.execute(sa_insert(table).values(**values).returning(table.id))  # type: ignore[attr-defined]
+    return int(result.scalar_one())
 
 
 def story_sources(session: Session, story_id: int) -> list[str]:

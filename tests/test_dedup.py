@@ -394,6 +394,28 @@ def test_band_index_proposes_exactly_datasketchs_candidates() -> None:
     assert len(ours) == len(live)
 
 
+def test_band_index_stays_exact_while_a_full_window_slides() -> None:
+    # Steady state: one in, one out. Deleted marks pile up and the table is rebuilt in place.
+    rng = np.random.default_rng(11)
+    sigs = _related_signatures(rng, 6000)
+    ours = BandIndex(128, 30, 4)
+    window = 400
+    for step, sig in enumerate(sigs):
+        ours.insert(step % (window + 1), sig)  # slots reused round-robin
+        if step >= window:
+            ours.remove((step + 1) % (window + 1))
+        if step % 97 == 0 and step >= window:
+            live = {(step - k) % (window + 1): sigs[step - k] for k in range(window)}
+            probe = sigs[int(rng.integers(step + 1))]
+            expected = sorted(
+                slot
+                for slot, theirs in live.items()
+                if (theirs[:120].reshape(30, 4) == probe[:120].reshape(30, 4)).all(1).any()
+            )
+            assert ours.query(probe).tolist() == expected, step
+    assert len(ours) == window
+
+
 def test_band_index_shrinks_back_when_the_window_empties() -> None:
     ours = BandIndex(128, 30, 4)
     sigs = _related_signatures(np.random.default_rng(3), 2000)
