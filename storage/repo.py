@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -145,22 +145,8 @@ def save_article(
     if matches:
         session.execute(
             sa_insert(MatchRow),
-            [
-                {
-                    "article_id": article_id,
-                    "kind": m.kind,
-                    "name": m.name,
-                    "via": m.via,
-                    "term": m.term,
-                    "start": m.start,
-                    "end": m.end,
-                    "snippet": m.snippet,
-                    "score": m.score,
-                    "substantive": m.substantive,
-                    "count": m.count,
-                }
-                for m in matches
-            ],
+            # NewMatch's fields are the matches table's columns.
+            [{"article_id": article_id, **asdict(m)} for m in matches],
         )
     if alerts:
         session.execute(
