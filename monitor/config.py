@@ -116,7 +116,7 @@ class ChannelSettings(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     name: str = Field(min_length=1)
-    type: Literal["console", "slack", "email", "webhook", "jsonl"]
+    type: Literal["console", "slack", "email", "webhook", "jsonl", "apprise"]
     rate_limit: int = Field(20, gt=0)
     rate_period: float = Field(600.0, gt=0)
     give_up_after: float = Field(6 * 3600.0, gt=0)

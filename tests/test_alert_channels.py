@@ -45,7 +45,7 @@ def test_channels_are_built_from_config_tables() -> None:
 @pytest.mark.parametrize(
     ("options", "complaint"),
     [
-        ({"type": "pager"}, "type: must be one of console, email, jsonl, slack, webhook"),
+        ({"type": "pager"}, "type: must be one of apprise, console, email, jsonl, slack, webhook"),
         ({"type": "slack"}, "webhook_url: is required"),
         ({"type": "slack", "webhook_url": "ftp://x/y"}, "webhook_url: not an http(s) URL"),
         ({"type": "slack", "webhook_url": "https://h/x", "timout": 3}, "timout: unknown key"),

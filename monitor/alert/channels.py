@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TextIO, runtime_checkable
 
+from monitor.alert.apprise import AppriseChannel
 from monitor.alert.console import ConsoleChannel
 from monitor.alert.email import EmailChannel, Security
 from monitor.alert.jsonl import JsonlChannel
@@ -56,6 +57,7 @@ _KEYS: dict[str, tuple[set[str], set[str]]] = {
     ),
     "console": (set(), {"json"}),
     "jsonl": ({"path"}, {"max_bytes", "backups"}),
+    "apprise": ({"urls"}, set()),
 }
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
@@ -159,6 +161,15 @@ def _jsonl(table: _Table) -> JsonlChannel:
     return JsonlChannel(table.name, path, RotationPolicy(max_bytes=max_bytes, backups=backups))
 
 
+def _url_list(table: _Table) -> list[str]:
+    """``urls``: a list, or one string of URLs separated by spaces/commas (as an env var)."""
+    value = table.options.get("urls")
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(u, str) for u in items):
+        raise table.fail("urls", "must be one or more Apprise URLs")
+    return [str(u) for u in items]
+
+
 def build_channel(
     name: str, options: Mapping[str, object], *, stdout: TextIO | None = None
 ) -> Channel:
@@ -185,9 +196,11 @@ def build_channel(
             return _email(table)
         if kind == "jsonl":
             return _jsonl(table)
+        if kind == "apprise":
+            return AppriseChannel(name, _url_list(table))
         return ConsoleChannel(name, stdout or sys.stdout, json=table.flag("json", False))
     except ValueError as exc:
-        key = {"slack": "webhook_url", "webhook": "url"}.get(kind, "type")
+        key = {"slack": "webhook_url", "webhook": "url", "apprise": "urls"}.get(kind, "type")
         raise table.fail(key, str(exc)) from None
 
 
