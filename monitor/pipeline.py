@@ -10,7 +10,7 @@ import asyncio
 import functools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -103,43 +103,21 @@ class Pipeline:
 
     @classmethod
     def load_dedup(cls, engine: Engine, config: DedupConfig, now: datetime) -> DedupIndex:
-        """Rebuild the in-memory dedup index from the last ``window_days`` of articles."""
+        """Rebuild the in-memory dedup index from the last ``window_days`` of articles
+        (identity columns only: no article bodies are read)."""
         since = now - timedelta(days=config.window_days)
         with session_scope(engine) as session:
-            rows = repo.recent_articles(session, since)
-            records = [
-                IndexedArticle(
-                    article_id=r.id or 0,
-                    story_id=r.story_id or 0,
-                    canonical_url=r.canonical_url,
-                    body_hash=r.body_hash,
-                    signature=r.signature or b"",
-                    seen_at=r.seen_at,
-                )
-                for r in rows
-                if r.signature
-            ]
+            records = [_indexed(r) for r in _index_rows(session, 0, since) if r.signature]
         return DedupIndex.rebuild(records, config)
 
     def _sync_index(self, session: Session, now: datetime) -> int:
         """Add articles other workers stored since we last looked; returns how many."""
-        since = now - self.dedup.config.window
-        rows = repo.articles_after(session, self._indexed_upto, since)
         added = 0
-        for r in rows:
+        for r in _index_rows(session, self._indexed_upto, now - self.dedup.config.window):
             self._indexed_upto = max(self._indexed_upto, r.id)
             if r.id in self.dedup or not r.signature:
                 continue
-            self.dedup.add(
-                IndexedArticle(
-                    article_id=r.id,
-                    story_id=r.story_id,
-                    canonical_url=r.canonical_url,
-                    body_hash=r.body_hash,
-                    signature=r.signature,
-                    seen_at=r.seen_at,
-                )
-            )
+            self.dedup.add(_indexed(r))
             added += 1
         return added
 
@@ -407,6 +385,27 @@ class Pipeline:
             repo.append_event(session, events.STORY_UPDATED, events.encode(payload), now)
 
 
+def _index_rows(session: Session, after_id: int, since: datetime) -> Iterator[repo.IndexRow]:
+    """Every article above ``after_id`` seen since ``since``, page by page."""
+    while True:
+        rows = repo.articles_after(session, after_id, since, limit=INDEX_PAGE)
+        yield from rows
+        if len(rows) < INDEX_PAGE:
+            return
+        after_id = rows[-1].id
+
+
+def _indexed(r: repo.IndexRow) -> IndexedArticle:
+    return IndexedArticle(
+        article_id=r.id,
+        story_id=r.story_id,
+        canonical_url=r.canonical_url,
+        body_hash=r.body_hash,
+        signature=r.signature or b"",
+        seen_at=r.seen_at,
+    )
+
+
 def _same_url(
     entry: FeedEntry,
     title: str,
@@ -427,6 +426,7 @@ def _same_url(
     )
 
 
+INDEX_PAGE = 5000  # rows per query when (re)building the dedup index
 STORY_LOCK_KEY = 0x50414E54  # "PANT": one advisory lock for story decisions across workers
 
 

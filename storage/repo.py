@@ -190,12 +190,6 @@ def story_sources(session: Session, story_id: int) -> list[str]:
     return out
 
 
-def recent_articles(session: Session, since: datetime) -> Sequence[ArticleRow]:
-    return session.exec(
-        select(ArticleRow).where(ArticleRow.seen_at >= since).order_by(col(ArticleRow.seen_at))
-    ).all()
-
-
 def matches_for(session: Session, article_id: int) -> Sequence[MatchRow]:
     return session.exec(
         select(MatchRow).where(MatchRow.article_id == article_id).order_by(col(MatchRow.id))
