@@ -36,7 +36,7 @@ from benchmarks.daemonkit import (
     write_feeds_file,
 )
 from benchmarks.harness import default_matcher, default_rules, sqlite_engine
-from monitor.service import run_daemon
+from monitor.daemon.service import run_daemon
 from storage.engine import session_scope
 
 ITEM = "8 time to alert"

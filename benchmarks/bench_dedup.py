@@ -30,7 +30,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor.dedup import DedupIndex, DedupVerdict, IndexedArticle, Signature, body_hash, signature
+from monitor.dedup.index import (
+    DedupIndex,
+    DedupVerdict,
+    IndexedArticle,
+    Signature,
+    body_hash,
+    signature,
+)
 
 SEED = 42
 NOW = datetime(2025, 4, 24, 12, 0, tzinfo=UTC)

@@ -26,8 +26,8 @@ from typing import Any
 from benchmarks.common import Figure, Mode, Result, Target, cpu, median, rounds_for
 from benchmarks.corpus import ArticleText, article_texts
 from benchmarks.harness import CONFIG_DIR
-from monitor.lexicon import Lexicon
-from monitor.match import Matcher
+from monitor.match.lexicon import Lexicon
+from monitor.match.matcher import Matcher
 
 ITEM = "2 matcher"
 SIZES = (10, 100, 1_000, 10_000)

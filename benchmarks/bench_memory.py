@@ -52,7 +52,7 @@ def _child(n: int, window_days: int, sample_every: int) -> dict[str, Any]:
 
     from benchmarks.corpus import _redraw_numbers, source_texts
     from benchmarks.harness import NOW, default_matcher
-    from monitor.dedup import DedupConfig, DedupIndex, IndexedArticle
+    from monitor.dedup.index import DedupConfig, DedupIndex, IndexedArticle
 
     proc = psutil.Process()
     seeds, others = source_texts()

@@ -2,12 +2,12 @@
 
 Feeds: the eight real Indonesian feeds of ``../shared/corpus/feeds/indonesian`` (RSS 0.91 and
 2.0, feedsportal, mojibake, a 200 KB feed with full HTML descriptions) plus feeds generated
-from the benchmark corpus: the replay site's RSS (``monitor.sitebuilder.render_feed``), a
+from the benchmark corpus: the replay site's RSS (``monitor.demo.sitebuilder.render_feed``), a
 WordPress RSS with ``content:encoded`` bodies, and an Atom feed.
 
 Arms, interleaved feed by feed (order rotates between rounds): ``feedparser.parse`` on the
-bytes, Pantau's ``monitor.parse.parse_feed`` (decoding, XML safety gate, feedparser, entry
-building), ``fastfeedparser.parse``, and -- when present -- ``monitor.fastparse.parse_feed_fast``
+bytes, Pantau's ``monitor.parse.feed.parse_feed`` (decoding, XML safety gate, feedparser, entry
+building), ``fastfeedparser.parse``, and -- when present -- ``monitor.parse.fast.parse_feed_fast``
 (fastfeedparser with the fallback to ``parse_feed``). Agreement counts the feeds on which
 fastfeedparser yields the same entry links and titles as ``parse_feed``.
 """
@@ -28,8 +28,8 @@ import feedparser
 
 from benchmarks.common import Figure, Mode, Result, cpu, median, rounds_for
 from benchmarks.corpus import SHARED_ARTICLES, ArticleText, article_texts
-from monitor.parse import clean_text, parse_feed
-from monitor.sitebuilder import Corpus, CorpusDoc, render_feed
+from monitor.demo.sitebuilder import Corpus, CorpusDoc, render_feed
+from monitor.parse.feed import clean_text, parse_feed
 
 ITEM = "7 feed parsing"
 FEEDS_DIR = SHARED_ARTICLES.parent / "feeds" / "indonesian"
@@ -139,7 +139,7 @@ def _fastfeedparser() -> Callable[[bytes], Any] | str:
 
 def _fast_path() -> Callable[..., Any] | None:
     try:
-        module = importlib.import_module("monitor.fastparse")
+        module = importlib.import_module("monitor.parse.fast")
     except ImportError:
         return None
     return getattr(module, "parse_feed_fast", None)

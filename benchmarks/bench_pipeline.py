@@ -30,7 +30,7 @@ from typing import Any
 
 import trafilatura
 
-import monitor.pipeline as pipeline_module
+import monitor.daemon.pipeline as pipeline_module
 from benchmarks.common import Figure, Mode, Result, Target, cpu, median, rounds_for
 from benchmarks.corpus import BenchPage, build_pages, describe
 from benchmarks.corpus import page as corpus_page
@@ -41,9 +41,9 @@ from benchmarks.harness import (
     pipeline,
     sqlite_engine,
 )
-from monitor.extract import extract_article
-from monitor.match import Matcher
-from monitor.pipeline import Pipeline
+from monitor.daemon.pipeline import Pipeline
+from monitor.extract.article import extract_article
+from monitor.match.matcher import Matcher
 
 ITEM = "1 pipeline"
 WORKERS = 2

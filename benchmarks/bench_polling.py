@@ -1,6 +1,6 @@
 """Item 3: one full poll cycle over 1,000 feeds on a loopback server, 90 % answering 304.
 
-The real daemon (``monitor.service.run_daemon(once=True)``: claim due feeds, poll under the
+The real daemon (``monitor.daemon.service.run_daemon(once=True)``: claim due feeds, poll under the
 global cap and the host limiter, parse, process new entries through the pipeline, deliver the
 outbox) polls 1,000 feeds of ``benchmarks.loopsite`` (a separate process, so its CPU is not
 counted). The database holds the feeds as a running daemon leaves them: ETags stored, first
@@ -8,8 +8,8 @@ poll done. 900 feeds answer 304; 100 changed, each with one new item -- a corpus
 is fetched, extracted, matched and stored (alerts go to a console channel in memory). The
 per-host cap is lifted (every feed is on 127.0.0.1); the global cap stays at its default.
 
-Rounds alternate between the shipped parser (``monitor.parse.parse_feed``) and the fast path
-(``monitor.fastparse.parse_feed_fast``, patched in for the round). Wall time covers the whole
+Rounds alternate between the shipped parser (``monitor.parse.feed.parse_feed``) and the fast path
+(``monitor.parse.fast.parse_feed_fast``, patched in for the round). Wall time covers the whole
 ``run_daemon`` call including its start-up; CPU seconds are this process's. The CPU spent in
 feed parsing is measured with per-thread CPU clocks.
 """
@@ -29,14 +29,14 @@ from typing import Any
 
 from sqlalchemy import update
 
-import monitor.poller as poller_module
+import monitor.daemon.poller as poller_module
 from benchmarks.common import Figure, Mode, Result, Target, median, rounds_for
 from benchmarks.daemonkit import daemon_settings, known_feed, loop_site, seen, write_feeds_file
 from benchmarks.harness import sqlite_engine
 from benchmarks.loopsite import CHANGED_EVERY, changed_page
-from monitor.fastparse import parse_feed_fast
-from monitor.parse import parse_feed
-from monitor.service import run_daemon
+from monitor.daemon.service import run_daemon
+from monitor.parse.fast import parse_feed_fast
+from monitor.parse.feed import parse_feed
 from storage.engine import session_scope
 from storage.tables import Feed
 

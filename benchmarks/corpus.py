@@ -9,7 +9,7 @@ articles -- while the prose, names and vocabulary stay real. About half the page
 matcher has real work and the pipeline stores and alerts a realistic share.
 
 Article text is 2--30 KB (log-uniform). Each page is wrapped in one of five page templates
-with varied furniture: the replay site's portal page (``monitor.sitebuilder.render_page``), a
+with varied furniture: the replay site's portal page (``monitor.demo.sitebuilder.render_page``), a
 detik-style portal (mega menu, inline scripts, ads and "Baca juga" links between paragraphs,
 JSON-LD), a WordPress blog (sidebar widgets, reader comments), a bare AMP page and a magazine
 (captions with photo credits, pull quotes, author box, cookie banner).
@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from monitor.sitebuilder import WIB, Corpus, CorpusDoc, load_corpus, render_page
+from monitor.demo.sitebuilder import WIB, Corpus, CorpusDoc, load_corpus, render_page
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = ROOT / "seeds"
@@ -250,7 +250,7 @@ def _links(ctx: _Ctx, titles: Sequence[str], css: str = "") -> str:
 
 
 def _portal(ctx: _Ctx) -> str:
-    """The replay site's page (monitor.sitebuilder), same furniture as ``pantau replay``."""
+    """The replay site's page (monitor.demo.sitebuilder), same furniture as ``pantau replay``."""
     others = tuple(
         CorpusDoc(Path(f"{i}.txt"), "txt", t, (), ctx.text.published, ctx.link(f"/x/{i}"), "")
         for i, t in enumerate(ctx.rng.sample(_OTHER_HEADLINES, 5))

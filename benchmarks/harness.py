@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from benchmarks.corpus import ROOT, BenchPage
+from monitor.alert.rules import AlertRule
 from monitor.config import load_settings
-from monitor.dedup import DedupConfig, DedupIndex
-from monitor.lexicon import Lexicon
-from monitor.match import Matcher
+from monitor.daemon.pipeline import Pipeline
+from monitor.dedup.index import DedupConfig, DedupIndex
+from monitor.match.lexicon import Lexicon
+from monitor.match.matcher import Matcher
 from monitor.models import FeedEntry, FetchResult
-from monitor.pipeline import Pipeline
-from monitor.rules import AlertRule
 from storage import migrate
 from storage.engine import make_engine
 
@@ -43,7 +43,7 @@ def sqlite_engine(path: Path) -> Engine:
 
 
 class MemoryFetcher:
-    """Stands in for :class:`monitor.fetch.Fetcher`: hands out already fetched pages.
+    """Stands in for :class:`monitor.fetch.client.Fetcher`: hands out already fetched pages.
 
     The pipeline benchmark starts "from fetched HTML", so the network is not part of it.
     """

@@ -48,7 +48,7 @@ def _pipeline(n: int) -> Callable[[], None]:
 
 def _matcher(n: int) -> Callable[[], None]:
     from benchmarks.bench_matcher import lexicon_with
-    from monitor.match import Matcher
+    from monitor.match.matcher import Matcher
 
     texts = article_texts(n)
     matcher = Matcher(lexicon_with(1_000)[0])
@@ -76,7 +76,7 @@ def _store(n: int) -> Callable[[], None]:
 
 def _parse(n: int) -> Callable[[], None]:
     from benchmarks.bench_parse import feeds
-    from monitor.parse import parse_feed
+    from monitor.parse.feed import parse_feed
 
     samples = feeds()
 

@@ -1,6 +1,6 @@
 """A news site on a LoopbackServer whose feed the test changes while Pantau polls it.
 
-Article pages are the seed corpus rendered by :mod:`monitor.sitebuilder`; the feed lists only
+Article pages are the seed corpus rendered by :mod:`monitor.demo.sitebuilder`; the feed lists only
 the articles the test has "published" so far, answers conditional GETs (ETag and
 Last-Modified) unless told to ignore them, and can be switched to failing statuses.
 """
@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
-from monitor.sitebuilder import FEED_PATH, Corpus, build_site, render_feed
+from monitor.demo.sitebuilder import FEED_PATH, Corpus, build_site, render_feed
 from tests.loopback import LoopbackServer, Request, Response
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"

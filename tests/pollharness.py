@@ -1,6 +1,7 @@
 """The daemon's moving parts for one feed on a loopback server: poller + pipeline + SQLite file.
 
-``open_daemon`` wires the real Poller, Pipeline, Fetcher and storage the way ``monitor.service``
+``open_daemon`` wires the real Poller, Pipeline, Fetcher and storage the way
+``monitor.daemon.service``
 does, for tests that need to poll one feed on demand and look at what was stored. Article pages
 live on 127.0.0.1, which the private-address guard refuses; ``SiteFetcher`` is the real Fetcher
 trusting that one loopback origin (as ``pantau replay`` trusts its own site), so every other host
@@ -24,14 +25,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from monitor.app import dedup_config, fetch_policy, open_engine
+from monitor.alert.rules import AlertRule
 from monitor.config import Settings, load_settings
-from monitor.fetch import Fetcher, FetchPolicy
-from monitor.match import Matcher
+from monitor.daemon.pipeline import Pipeline
+from monitor.daemon.poller import Poller, PollOutcome
+from monitor.daemon.runtime import dedup_config, fetch_policy, open_engine
+from monitor.fetch.client import Fetcher, FetchPolicy
+from monitor.match.matcher import Matcher
 from monitor.models import FetchResult
-from monitor.pipeline import Pipeline
-from monitor.poller import Poller, PollOutcome
-from monitor.rules import AlertRule
 from storage import feed_state, repo
 from storage.engine import session_scope
 from storage.tables import AlertRow, ArticleRow, Feed, MatchRow, SeenEntry, Story

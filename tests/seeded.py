@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import Settings, load_settings
+from monitor.demo.replay import ReplayReport, run_replay
 from monitor.paths import default_seeds_dir
-from monitor.replay import ReplayReport, run_replay
 
 SEED_MANIFEST = default_seeds_dir() / "manifest.toml"
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from monitor.app import build_channels
 from monitor.config import load_settings
+from monitor.daemon.runtime import build_channels
 from monitor.errors import AlertDeliveryError, ConfigError
 from tests.alert_servers import sample_alert
 from tests.loopback import LoopbackServer, Response

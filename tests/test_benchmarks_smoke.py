@@ -26,7 +26,7 @@ from benchmarks import (
 from benchmarks.__main__ import main, table
 from benchmarks.common import Figure, Result
 from benchmarks.corpus import MAX_TEXT, MIN_TEXT, TEMPLATES, build_pages, page
-from monitor.extract import extract_article
+from monitor.extract.article import extract_article
 from tests.dbfixtures import POSTGRES_ENV
 
 pytestmark = pytest.mark.timeout(300)

@@ -18,9 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from monitor.config import load_settings
+from monitor.daemon.service import run_daemon
+from monitor.demo.sitebuilder import load_corpus
 from monitor.paths import default_seeds_dir
-from monitor.service import run_daemon
-from monitor.sitebuilder import load_corpus
 from storage.engine import make_engine, session_scope
 from storage.tables import AlertRow
 from tests.feedsite import FeedSite

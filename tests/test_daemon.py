@@ -21,12 +21,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
 from monitor.config import Settings, load_settings
-from monitor.feeds import FeedSpec, add_feed
+from monitor.daemon.feeds import FeedSpec, add_feed
+from monitor.daemon.service import DaemonReport, run_daemon
+from monitor.demo.sitebuilder import FEED_PATH, Corpus, build_site, load_corpus
+from monitor.demo.siteserver import SiteServer
 from monitor.metrics import Metrics
 from monitor.paths import default_seeds_dir
-from monitor.service import DaemonReport, run_daemon
-from monitor.sitebuilder import FEED_PATH, Corpus, build_site, load_corpus
-from monitor.siteserver import SiteServer
 from storage import feed_state
 from storage.engine import create_schema, make_engine, session_scope
 from storage.tables import AlertRow, ArticleRow, Feed, FeedEvent, SeenEntry
@@ -185,7 +185,7 @@ async def test_without_network_the_daemon_keeps_running_and_recovers_by_itself(
     write_feeds_file(settings.feeds_file, [url])
     engine = make_engine(settings.database_url)
     create_schema(engine)
-    caplog.set_level(logging.WARNING, logger="monitor.poller")
+    caplog.set_level(logging.WARNING, logger="monitor.daemon.poller")
     daemon = Running(settings, Metrics.create())
 
     def refusals() -> int:

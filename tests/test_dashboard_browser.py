@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from monitor.health import HealthProbe
+from monitor.daemon.health import HealthProbe
 from monitor.metrics import Metrics
 from monitor.web import StatusServer, create_app
 from storage.engine import make_engine
@@ -115,10 +115,10 @@ async def test_running_daemon_serves_health_metrics_and_a_dashboard_chromium_ren
     from sqlmodel import select
 
     from monitor.config import load_settings
+    from monitor.daemon.service import run_daemon
+    from monitor.demo.sitebuilder import FEED_PATH, build_site, load_corpus
+    from monitor.demo.siteserver import SiteServer
     from monitor.paths import default_seeds_dir
-    from monitor.service import run_daemon
-    from monitor.sitebuilder import FEED_PATH, build_site, load_corpus
-    from monitor.siteserver import SiteServer
     from storage.engine import session_scope
     from storage.tables import ArticleRow
     from tests.test_daemon import write_feeds_file

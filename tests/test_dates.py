@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from monitor.dates import WIB, WIT, WITA, parse_date
+from monitor.parse.dates import WIB, WIT, WITA, parse_date
 
 
 def utc(

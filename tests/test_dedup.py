@@ -14,7 +14,7 @@ import numpy.typing as npt
 import pytest
 from datasketch import MinHash, MinHashLSH
 
-from monitor.dedup import (
+from monitor.dedup.index import (
     DedupConfig,
     DedupIndex,
     DedupVerdict,
@@ -26,8 +26,8 @@ from monitor.dedup import (
     shingle_hashes,
     signature,
 )
+from monitor.dedup.lsh import BandIndex, lsh_params
 from monitor.errors import ConfigError
-from monitor.lsh import BandIndex, lsh_params
 
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
 NOW = datetime(2025, 4, 24, 12, 0, tzinfo=UTC)

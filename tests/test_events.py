@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from monitor import events
-from monitor.app import open_engine
 from monitor.config import Settings, load_settings
+from monitor.daemon.runtime import open_engine
+from monitor.demo.replay import run_replay
 from monitor.events import Cursor, EventFilter, EventNotifier, StoredEvent, advance
 from monitor.paths import default_seeds_dir
-from monitor.replay import run_replay
 from storage import repo
 from storage.engine import session_scope
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import ParseError, UnsafeXMLError
-from monitor.fastparse import fast_path_used, parse_feed_fast, raw_dates
-from monitor.parse import parse_feed
+from monitor.parse.fast import fast_path_used, parse_feed_fast, raw_dates
+from monitor.parse.feed import parse_feed
 from tests.conftest import SHARED
 
 FEED_URL = "https://feeds.example.invalid/rss/"

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from monitor.app import load_matcher
 from monitor.config import load_settings
-from monitor.match import Matcher
+from monitor.daemon.runtime import load_matcher
+from monitor.match.matcher import Matcher
 from monitor.models import FeedEntry
 from monitor.paths import default_seeds_dir
 from tests.fakenews import FakeArticle, fake_article, fake_articles
@@ -206,13 +206,13 @@ DELIVERY_SHARE = 0.3  # share of the kills aimed at the alert delivery after the
 ZYGOTE = textwrap.dedent(
     """
     import json, os, sys
-    import monitor.app
+    import monitor.daemon.runtime
     import monitor.cli.replay  # registers the command and imports everything it needs
     from monitor.cli import app
     from monitor.config import load_settings
 
-    matcher = monitor.app.load_matcher(load_settings(None, env={}))
-    monitor.app.load_matcher = lambda settings: matcher
+    matcher = monitor.daemon.runtime.load_matcher(load_settings(None, env={}))
+    monitor.daemon.runtime.load_matcher = lambda settings: matcher
 
     for line in sys.stdin:
         args, out, err = json.loads(line)

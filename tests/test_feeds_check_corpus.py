@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 import monitor.cli.feeds  # noqa: F401  (registers `feeds check`)
 from monitor.cli import app
 from monitor.errors import ParseError
-from monitor.parse import parse_feed
+from monitor.parse.feed import parse_feed
 from tests.conftest import SHARED
 from tests.loopback import LoopbackServer, Request, Response, RouteFn, serve
 

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 import monitor.cli.feeds  # noqa: F401  (registers the command group)
 from monitor.cli import app
+from monitor.demo.sitebuilder import load_corpus
 from monitor.paths import default_seeds_dir
-from monitor.sitebuilder import load_corpus
 from storage.engine import make_engine, session_scope
 from storage.tables import Feed
 from tests.feedsite import FeedSite

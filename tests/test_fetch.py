@@ -35,7 +35,7 @@ from monitor.errors import (
     TooManyRedirectsError,
     UnsupportedContentError,
 )
-from monitor.fetch import (
+from monitor.fetch.client import (
     ARTICLE_TYPES,
     FEED_TYPES,
     USER_AGENT,

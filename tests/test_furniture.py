@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.furniture import strip_furniture
+from monitor.extract.furniture import strip_furniture
 
 ARTICLE = "Presiden Rusia Vladimir Putin tiba di Beijing, Selasa.\nIa bertemu Xi Jinping."
 

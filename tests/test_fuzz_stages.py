@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.app import load_matcher
 from monitor.config import load_settings
+from monitor.daemon.runtime import load_matcher
 from monitor.errors import ExtractError, ParseError
-from monitor.extract import decode_html, extract_article
-from monitor.furniture import strip_furniture
-from monitor.match import Matcher, matched_text
-from monitor.parse import parse_feed
+from monitor.extract.article import decode_html, extract_article
+from monitor.extract.furniture import strip_furniture
+from monitor.match.matcher import Matcher, matched_text
+from monitor.parse.feed import parse_feed
 
 FEED_URL = "https://feeds.example.invalid/rss/"
 PAGE_URL = "https://news.example.invalid/artikel/1"

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from monitor.app import load_matcher, open_engine
 from monitor.config import load_settings
-from monitor.match import Matcher
-from monitor.service import run_daemon
+from monitor.daemon.runtime import load_matcher, open_engine
+from monitor.daemon.service import run_daemon
+from monitor.match.matcher import Matcher
 from storage import repo
 from storage.engine import session_scope
 from storage.tables import ArticleRow

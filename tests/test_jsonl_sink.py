@@ -12,13 +12,13 @@ from typer.testing import CliRunner
 
 from monitor.alert.channels import build_channel
 from monitor.alert.jsonl import JsonlChannel
+from monitor.alert.sinks import RotatingJsonl, RotationPolicy, backup_path
 from monitor.cli import app
 from monitor.cli import tail as _tail  # noqa: F401  (registers the command)
 from monitor.config import load_settings
+from monitor.demo.replay import run_replay
 from monitor.errors import ConfigError
 from monitor.paths import default_seeds_dir
-from monitor.replay import run_replay
-from monitor.sinks import RotatingJsonl, RotationPolicy, backup_path
 
 
 def _read(path: Path) -> list[dict[str, object]]:

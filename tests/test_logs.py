@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import ChannelSettings
-from monitor.logs import Redactor, configured_secrets, setup_logging
+from monitor.daemon.logs import Redactor, configured_secrets, setup_logging
 
 SLACK = "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from monitor.app import open_runtime
 from monitor.config import load_settings
+from monitor.daemon.runtime import open_runtime
+from monitor.daemon.service import maintain
+from monitor.demo.replay import run_replay
 from monitor.paths import default_seeds_dir
-from monitor.replay import run_replay
-from monitor.service import maintain
 from storage.engine import make_engine, session_scope
 from storage.tables import ArticleRow, Event, MatchRow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.match import Lexicon, Matcher, matched_text
+from monitor.match.matcher import Lexicon, Matcher, matched_text
 from monitor.models import MatchResult
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from monitor.match import Lexicon, Matcher
+from monitor.match.matcher import Lexicon, Matcher
 
 DEVSET = Path(__file__).parent / "data" / "devset.toml"
 CONFIG = Path(__file__).resolve().parents[1] / "config"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import ConfigError
-from monitor.match import Lexicon, Matcher
+from monitor.match.matcher import Lexicon, Matcher
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.furniture import strip_furniture
-from monitor.match import Lexicon, Matcher, matched_text
+from monitor.extract.furniture import strip_furniture
+from monitor.match.matcher import Lexicon, Matcher, matched_text
 from monitor.models import MatchResult
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ from sqlalchemy import inspect, text
 from typer.testing import CliRunner
 
 import monitor.cli.db  # noqa: F401  (registers `pantau db`)
-from monitor.app import open_engine
 from monitor.cli import app
 from monitor.config import load_settings
+from monitor.daemon.runtime import open_engine
 from monitor.errors import StorageError
 from storage import migrate
 from storage.engine import make_engine, session_scope

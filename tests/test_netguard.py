@@ -8,7 +8,7 @@ import httpcore
 import pytest
 
 from monitor.errors import BlockedAddressError, NetworkError
-from monitor.netguard import (
+from monitor.fetch.netguard import (
     PinnedBackend,
     Resolver,
     blocked_reason,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.notify import Notifier, NotifyEnv, keep_watchdog
+from monitor.daemon.notify import Notifier, NotifyEnv, keep_watchdog
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlmodel import select
 
-from monitor.app import build_channels, delivery_policies
+from monitor.alert.outbox import Outbox, alert_payload, failed_alerts, retry_failed
 from monitor.config import load_settings
+from monitor.daemon.runtime import build_channels, delivery_policies
+from monitor.demo.replay import run_replay
 from monitor.models import ActorMention, MatchResult, Span, TermHit, TopicScore
-from monitor.outbox import Outbox, alert_payload, failed_alerts, retry_failed
 from monitor.paths import default_seeds_dir
-from monitor.replay import run_replay
 from storage import repo
 from storage.engine import create_schema, make_engine, session_scope
 from storage.tables import AlertRow

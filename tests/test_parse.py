@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.dates import WITA
 from monitor.errors import ParseError, UnsafeXMLError
 from monitor.models import ParsedFeed
-from monitor.parse import check_xml_safety, entry_identity, parse_feed, repair_mojibake
+from monitor.parse.dates import WITA
+from monitor.parse.feed import check_xml_safety, entry_identity, parse_feed, repair_mojibake
 
 FEED_URL = "https://www.example.co.id/rss/terkini"
 

@@ -17,7 +17,7 @@ import pytest
 
 from monitor.errors import ParseError, UnsafeXMLError
 from monitor.models import ParsedFeed
-from monitor.parse import parse_feed
+from monitor.parse.feed import parse_feed
 from tests.conftest import SHARED
 
 FEEDS = Path("corpus", "feeds")

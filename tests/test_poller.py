@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
-from monitor.app import Runtime, open_runtime
 from monitor.config import Settings, load_settings
-from monitor.feeds import FeedSpec, add_feed
+from monitor.daemon.feeds import FeedSpec, add_feed
+from monitor.daemon.poller import Poller, PollOutcome
+from monitor.daemon.runtime import Runtime, open_runtime
+from monitor.demo.sitebuilder import load_corpus
 from monitor.metrics import Metrics
 from monitor.paths import default_seeds_dir
-from monitor.poller import Poller, PollOutcome
-from monitor.sitebuilder import load_corpus
 from storage import feed_state
 from storage.engine import session_scope
 from storage.tables import AlertRow, ArticleRow, Event, Feed, FeedEvent, SeenEntry

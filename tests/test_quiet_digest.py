@@ -15,11 +15,11 @@ from sqlmodel import select
 
 from monitor.alert.digest import DigestSchedule
 from monitor.alert.message import WIB
-from monitor.app import build_channels, delivery_policies, digest_schedules
+from monitor.alert.outbox import Outbox, alert_payload
 from monitor.config import Settings, load_settings
+from monitor.daemon.runtime import build_channels, delivery_policies, digest_schedules
 from monitor.errors import ConfigError
 from monitor.models import ActorMention, MatchResult, Span, TermHit, TopicScore
-from monitor.outbox import Outbox, alert_payload
 from storage import repo
 from storage.engine import create_schema, make_engine, session_scope
 from storage.tables import AlertRow

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 from monitor.cli import _register, app
 from monitor.config import Settings, load_settings
-from monitor.extract import extract_article
+from monitor.demo.replay import ReplayReport, run_replay
+from monitor.demo.sitebuilder import FURNITURE_MARKERS, build_site, load_corpus
+from monitor.extract.article import extract_article
 from monitor.paths import default_seeds_dir
-from monitor.replay import ReplayReport, run_replay
-from monitor.sitebuilder import FURNITURE_MARKERS, build_site, load_corpus
 from storage.engine import make_engine, session_scope
 from storage.tables import AlertRow, ArticleRow
 

@@ -31,10 +31,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, func, select
 
-from monitor.app import build_channels, delivery_policies
-from monitor.dedup import DEFAULT_THRESHOLD, signature
-from monitor.outbox import Outbox
-from monitor.urls import canonicalize_url
+from monitor.alert.outbox import Outbox
+from monitor.daemon.runtime import build_channels, delivery_policies
+from monitor.dedup.index import DEFAULT_THRESHOLD, signature
+from monitor.dedup.urls import canonicalize_url
 from storage.engine import make_engine, session_scope
 from storage.tables import AlertRow, ArticleRow, Feed, SeenEntry, Story
 from tests.fakenews import FakeArticle, fake_articles

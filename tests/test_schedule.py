@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_settings
-from monitor.dates import WIB, WITA
-from monitor.errors import ConfigError
-from monitor.feeds import load_feeds_file, parse_feeds_document, parse_opml, render_opml, zone_for
-from monitor.hostlimit import HostLimiter, host_key
-from monitor.schedule import (
+from monitor.daemon.feeds import (
+    load_feeds_file,
+    parse_feeds_document,
+    parse_opml,
+    render_opml,
+    zone_for,
+)
+from monitor.daemon.schedule import (
     Limits,
     backoff_delay,
     health_verdict,
@@ -24,6 +27,9 @@ from monitor.schedule import (
     staleness,
     transition,
 )
+from monitor.errors import ConfigError
+from monitor.fetch.hostlimit import HostLimiter, host_key
+from monitor.parse.dates import WIB, WITA
 from storage.tables import Feed
 
 LIMITS = Limits(min_interval=120, max_interval=7200)
@@ -175,7 +181,7 @@ async def test_limiter_spaces_request_starts_on_one_host() -> None:
 
 def test_bundled_feeds_file_is_valid() -> None:
     settings = load_settings(None, env={})
-    from monitor.feeds import feeds_file_path
+    from monitor.daemon.feeds import feeds_file_path
 
     specs = load_feeds_file(feeds_file_path(settings))
     assert len(specs) >= 10

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 import monitor.cli.search  # noqa: F401  (registers `pantau search`)
 from monitor.cli import app
 from monitor.config import load_settings
+from monitor.demo.replay import run_replay
+from monitor.demo.sitebuilder import load_corpus
 from monitor.paths import default_seeds_dir
-from monitor.replay import run_replay
-from monitor.sitebuilder import load_corpus
 from storage import repo
 from storage.engine import make_engine, session_scope
 from storage.migrate import upgrade

@@ -21,14 +21,14 @@ from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 
 from monitor import events
-from monitor.app import open_engine
 from monitor.config import Settings, load_settings
+from monitor.daemon.health import HealthProbe
+from monitor.daemon.runtime import open_engine
+from monitor.demo.replay import run_replay
 from monitor.events import EventFilter, EventNotifier
-from monitor.health import HealthProbe
 from monitor.metrics import Metrics
 from monitor.models import ActorMention, MatchResult, TopicScore
 from monitor.paths import default_seeds_dir
-from monitor.replay import run_replay
 from monitor.web.app import create_app
 from monitor.web.sse import StreamStats, live_script, sse_routes
 from storage import repo

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 
 from monitor import events
 from monitor.config import Settings, load_settings
+from monitor.daemon.service import DaemonReport, run_daemon
 from monitor.events import EventFilter
-from monitor.service import DaemonReport, run_daemon
 from storage.engine import make_engine
 from storage.tables import ArticleRow
 from tests.feedsite import FeedSite

@@ -11,12 +11,12 @@ from contextlib import AsyncExitStack
 import pytest
 from sqlmodel import col, select
 
-from monitor.app import Runtime, open_runtime
+from monitor.alert.outbox import message_from_row
 from monitor.config import load_settings
+from monitor.daemon.runtime import Runtime, open_runtime
+from monitor.demo.sitebuilder import load_corpus, render_page
 from monitor.models import FeedEntry
-from monitor.outbox import message_from_row
 from monitor.paths import default_seeds_dir
-from monitor.sitebuilder import load_corpus, render_page
 from storage import repo
 from storage.engine import make_engine, session_scope
 from storage.tables import AlertRow, ArticleRow

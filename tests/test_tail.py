@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from monitor.app import open_engine
 from monitor.cli import app
 from monitor.cli import tail as _tail  # noqa: F401  (registers the command)
 from monitor.cli.tail import parse_since
 from monitor.config import Settings, load_settings
+from monitor.daemon.runtime import open_engine
+from monitor.demo.replay import run_replay
+from monitor.demo.sitebuilder import load_corpus
 from monitor.paths import default_seeds_dir
-from monitor.replay import run_replay
-from monitor.sitebuilder import load_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = default_seeds_dir()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.urls import TRACKING_PARAMS, canonicalize_url, source_of
+from monitor.dedup.urls import TRACKING_PARAMS, canonicalize_url, source_of
 
 ARTICLE = "https://www.kompas.com/read/2024/01/10/12000011/stoltenberg-mundur-digantikan-rutte"
 

@@ -28,11 +28,11 @@ from monitor.alert.console import ConsoleChannel
 from monitor.alert.email import EmailChannel, Security
 from monitor.alert.jsonl import JsonlChannel
 from monitor.alert.message import AlertMessage, DigestMessage
+from monitor.alert.sinks import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, RotationPolicy
 from monitor.alert.slack import SlackChannel
 from monitor.alert.webhook import WebhookChannel
 from monitor.errors import ConfigError
 from monitor.models import ActorMention, Span, TermHit, TopicScore
-from monitor.sinks import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, RotationPolicy
 
 
 @runtime_checkable

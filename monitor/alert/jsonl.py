@@ -1,5 +1,5 @@
 """JSON lines file channel: each alert (or digest) as one line of the webhook payload, appended
-to a file that rotates by size (``monitor.sinks``), for log shippers (Vector, Filebeat, Fluent
+to a file that rotates by size (``monitor.alert.sinks``), for log shippers (Vector, Filebeat, Fluent
 Bit). Config::
 
     [[alerts.channels]]
@@ -17,9 +17,9 @@ import errno
 from pathlib import Path
 
 from monitor.alert.message import AlertMessage, DigestMessage
+from monitor.alert.sinks import RotatingJsonl, RotationPolicy
 from monitor.alert.webhook import to_payload
 from monitor.errors import AlertDeliveryError
-from monitor.sinks import RotatingJsonl, RotationPolicy
 
 # Worth retrying: the disk may get space again, the file system may come back.
 _TRANSIENT = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.ESTALE}

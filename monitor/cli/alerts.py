@@ -16,12 +16,12 @@ from rich.table import Table
 
 from monitor.alert.channels import Channel, test_channel
 from monitor.alert.message import WIB
-from monitor.app import build_channels, open_engine
+from monitor.alert.outbox import failed_alerts, retry_failed
 from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, JsonOption, cli_errors, print_json
 from monitor.cli.status import settings_for
+from monitor.daemon.runtime import build_channels, open_engine
 from monitor.errors import AlertDeliveryError
-from monitor.outbox import failed_alerts, retry_failed
 from storage import overview
 from storage.engine import session_scope
 

@@ -12,7 +12,6 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from monitor.app import open_engine
 from monitor.cli import app
 from monitor.cli.common import (
     ConfigOption,
@@ -23,6 +22,7 @@ from monitor.cli.common import (
     settings_from,
 )
 from monitor.config import Settings
+from monitor.daemon.runtime import open_engine
 from monitor.errors import StorageError
 from storage import migrate, retention
 from storage.engine import make_engine, session_scope

@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from monitor.app import fetch_policy, open_engine
 from monitor.cli import app
 from monitor.cli.common import (
     ConfigOption,
@@ -24,8 +23,7 @@ from monitor.cli.common import (
     setup_logging,
 )
 from monitor.config import Settings
-from monitor.errors import ConfigError
-from monitor.feeds import (
+from monitor.daemon.feeds import (
     FeedSpec,
     add_feed,
     check_feed_url,
@@ -36,9 +34,11 @@ from monitor.feeds import (
     sync_feeds,
     zone_for,
 )
-from monitor.fetch import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age
+from monitor.daemon.runtime import fetch_policy, open_engine
+from monitor.errors import ConfigError
+from monitor.fetch.client import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age
 from monitor.models import FetchResult, ParsedFeed
-from monitor.parse import parse_feed
+from monitor.parse.feed import parse_feed
 from storage import feed_state, repo
 from storage.engine import session_scope
 from storage.tables import Feed

@@ -14,8 +14,8 @@ from rich.table import Table
 
 from monitor.cli import app
 from monitor.errors import PantauError
-from monitor.extract import decode_html, extract_article
-from monitor.match import Lexicon, Matcher
+from monitor.extract.article import decode_html, extract_article
+from monitor.match.matcher import Lexicon, Matcher
 from monitor.models import MatchResult
 from monitor.paths import default_config_dir
 

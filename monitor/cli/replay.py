@@ -20,8 +20,8 @@ from monitor.cli.common import (
     settings_from,
     setup_logging,
 )
+from monitor.demo.replay import ReplayItem, ReplayReport, item_json, run_replay
 from monitor.paths import default_seeds_dir
-from monitor.replay import ReplayItem, ReplayReport, item_json, run_replay
 
 
 def _table(report: ReplayReport) -> Table:

@@ -12,9 +12,9 @@ import typer
 
 from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, cli_errors, settings_from
-from monitor.logs import RedactingFilter, configured_secrets, setup_logging
-from monitor.notify import Notifier
-from monitor.service import run_daemon
+from monitor.daemon.logs import RedactingFilter, configured_secrets, setup_logging
+from monitor.daemon.notify import Notifier
+from monitor.daemon.service import run_daemon
 
 
 def _setup_daemon_logging(verbose: bool) -> RedactingFilter:

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from monitor.app import open_engine
 from monitor.cli import app
 from monitor.cli.common import (
     ConfigOption,
@@ -20,6 +19,7 @@ from monitor.cli.common import (
     print_json,
     settings_from,
 )
+from monitor.daemon.runtime import open_engine
 from storage.engine import session_scope
 from storage.search import MARK_CLOSE, MARK_OPEN, SearchHit, query_phrases, search
 

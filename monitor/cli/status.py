@@ -14,13 +14,13 @@ from rich.markup import escape
 
 from monitor.alert.channels import Channel
 from monitor.alert.message import WIB
-from monitor.app import build_channels, load_matcher, open_engine
 from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, cli_errors, print_json
 from monitor.config import Settings, load_settings
+from monitor.daemon.feeds import feeds_file_path, load_feeds_file
+from monitor.daemon.logs import Redactor
+from monitor.daemon.runtime import build_channels, load_matcher, open_engine
 from monitor.errors import PantauError
-from monitor.feeds import feeds_file_path, load_feeds_file
-from monitor.logs import Redactor
 from monitor.web.app import day_start
 from monitor.web.dashboard import ago, fmt_time
 from storage import overview

@@ -27,11 +27,11 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from monitor import events
 from monitor.alert.message import WIB, format_wib
+from monitor.alert.sinks import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, RotatingJsonl, RotationPolicy
 from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, cli_errors, settings_from, setup_logging
 from monitor.errors import StorageError
 from monitor.events import Cursor, EventFilter, StoredEvent
-from monitor.sinks import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, RotatingJsonl, RotationPolicy
 from storage.engine import make_engine, session_scope
 from storage.types import utcnow
 

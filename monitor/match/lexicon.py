@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import ConfigError
-from monitor.textnorm import fold, fold_term
+from monitor.match.textnorm import fold, fold_term
 
 CaseCheck = tuple[int, int, str]  # (offset in key, length, "exact" | "upper_or_title")
 

@@ -30,15 +30,9 @@ from sqlmodel import Session
 
 from monitor import events
 from monitor.config import ScheduleSettings
-from monitor.dates import WIB
-from monitor.errors import ConfigError, FetchError, HTTPStatusError, PantauError, ParseError
-from monitor.fastparse import parse_feed_fast as parse_feed
-from monitor.feeds import zone_for
-from monitor.fetch import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age
-from monitor.metrics import Metrics
-from monitor.models import FeedEntry, FetchResult, ParsedFeed
-from monitor.pipeline import ArticleOutcome
-from monitor.schedule import (
+from monitor.daemon.feeds import zone_for
+from monitor.daemon.pipeline import ArticleOutcome
+from monitor.daemon.schedule import (
     Health,
     Limits,
     Staleness,
@@ -51,6 +45,12 @@ from monitor.schedule import (
     staleness,
     transition,
 )
+from monitor.errors import ConfigError, FetchError, HTTPStatusError, PantauError, ParseError
+from monitor.fetch.client import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age
+from monitor.metrics import Metrics
+from monitor.models import FeedEntry, FetchResult, ParsedFeed
+from monitor.parse.dates import WIB
+from monitor.parse.fast import parse_feed_fast as parse_feed
 from storage import feed_state, repo
 from storage.engine import session_scope
 from storage.tables import Feed
@@ -62,7 +62,7 @@ _SLOW_DOWN_STATUSES = frozenset({429, 503})
 
 
 class EntryProcessor(Protocol):
-    """What the poller needs of :class:`monitor.pipeline.Pipeline`."""
+    """What the poller needs of :class:`monitor.daemon.pipeline.Pipeline`."""
 
     async def process_entry(
         self, entry: FeedEntry, *, feed_id: int | None, alerts_enabled: bool = True

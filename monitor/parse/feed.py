@@ -13,7 +13,7 @@ Pure and synchronous. The bytes pass three gates before feedparser sees them:
 3. **Shape.** Empty bodies and HTML pages are refused with :class:`ParseError`.
 
 Entries then get a stable id (guid/id, else link, else a hash), an absolute link, a
-plain-text title and a UTC date parsed by :func:`monitor.dates.parse_date` from the raw
+plain-text title and a UTC date parsed by :func:`monitor.parse.dates.parse_date` from the raw
 string (feedparser's own ``*_parsed`` only as a fallback).
 """
 
@@ -34,9 +34,9 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from monitor.dates import WIB, parse_date
 from monitor.errors import ParseError, UnsafeXMLError
 from monitor.models import FeedEntry, ParsedFeed
+from monitor.parse.dates import WIB, parse_date
 
 HEAD_CHARS = 64 * 1024
 _LATIN1_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii"})

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from itertools import accumulate
 from typing import Literal, NamedTuple
 
-from monitor.lexicon import Topic
+from monitor.match.lexicon import Topic
+from monitor.match.textnorm import sentence_bounds, snippet
 from monitor.models import Span, TermHit, TopicScore
-from monitor.textnorm import sentence_bounds, snippet
 
 Kind = Literal[
     "topic",

@@ -2,10 +2,10 @@
 
 Pure and in-memory. Three identities, checked in order:
 
-1. the canonical URL (``monitor.urls.canonicalize_url``) -- already stored: drop;
+1. the canonical URL (``monitor.dedup.urls.canonicalize_url``) -- already stored: drop;
 2. the hash of the normalised body -- same text under another URL: a syndicated copy;
 3. a MinHash signature of the body's word shingles, looked up in a MinHash LSH band index
-   (``monitor.lsh``: datasketch's candidates in a fifth of its memory) -- the same wire
+   (``monitor.dedup.lsh``: datasketch's candidates in a fifth of its memory) -- the same wire
    story re-headlined, trimmed or wrapped in other page furniture.
 
 Signatures are computed here with numpy (one SHA-1 per distinct word, shingle hashes and
@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from monitor.dedup.lsh import BandIndex, lsh_params
 from monitor.errors import ConfigError
-from monitor.lsh import BandIndex, lsh_params
 
 if TYPE_CHECKING:
     from datasketch import LeanMinHash
@@ -320,7 +320,7 @@ class DedupIndex:
     """In-memory dedup index over a bounded window of stored articles.
 
     Lookups cost the same at 1k and 100k entries (see ``benchmarks/bench_dedup.py``). Memory
-    is ~2-3 KB per entry at the defaults (see :mod:`monitor.lsh`): one packed signature
+    is ~2-3 KB per entry at the defaults (see :mod:`monitor.dedup.lsh`): one packed signature
     row, ~30 band-table entries, a few numpy fields and the URL and body-hash strings.
     Entries live in numbered slots, reused after ``prune``: per-slot numpy arrays and lists,
     no Python object per article beyond its strings and ids.

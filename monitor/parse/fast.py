@@ -2,7 +2,7 @@
 
 feedparser spends ~40 ms on a typical portal feed; fastfeedparser (lxml) reads the same feed
 in ~1 ms. A poll cycle that finds many changed feeds is dominated by that difference.
-``parse_feed_fast`` returns what :func:`monitor.parse.parse_feed` returns -- same decoding,
+``parse_feed_fast`` returns what :func:`monitor.parse.feed.parse_feed` returns -- same decoding,
 same XML safety gate, same entry ids, links, titles, summaries and dates -- and hands the
 feed to ``parse_feed`` whenever fastfeedparser fails or might disagree:
 
@@ -14,7 +14,7 @@ feed to ``parse_feed`` whenever fastfeedparser fails or might disagree:
 
 Dates never come from fastfeedparser (it reads zone-less dates as UTC; Indonesian feeds mean
 WIB): each entry's raw ``pubDate``/``published``/``updated``/``dc:date``... string is taken
-from the entry's own element and parsed by :func:`monitor.dates.parse_date`, exactly as
+from the entry's own element and parsed by :func:`monitor.parse.dates.parse_date`, exactly as
 ``parse_feed`` does. ``bozo`` is False and ``diagnostics`` only says the fast path was used:
 ``pantau feeds check`` keeps using ``parse_feed`` for its full diagnostics.
 """
@@ -26,9 +26,9 @@ from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 from typing import Any
 
-from monitor.dates import WIB
 from monitor.models import ParsedFeed
-from monitor.parse import (
+from monitor.parse.dates import WIB
+from monitor.parse.feed import (
     _as_utf8_document,
     _collect_entries,
     _looks_like_html,
@@ -80,7 +80,7 @@ def parse_feed_fast(
     default_tz: tzinfo = WIB,
     max_entries: int = 5000,
 ) -> ParsedFeed:
-    """Same contract as :func:`monitor.parse.parse_feed`, usually ~20-40x faster."""
+    """Same contract as :func:`monitor.parse.feed.parse_feed`, usually ~20-40x faster."""
     try:
         return _fast(content, url, content_type, default_tz, max_entries)
     except _Disagrees:
@@ -129,7 +129,7 @@ def _fast(
 
 
 def _raw_entry(entry: Mapping[str, Any], block: str) -> dict[str, Any]:
-    """The feedparser-shaped mapping ``monitor.parse`` builds a FeedEntry from."""
+    """The feedparser-shaped mapping ``monitor.parse.feed`` builds a FeedEntry from."""
     title = str(entry.get("title") or "")
     link = str(entry.get("link") or "")
     if not link.strip() or "<" in title:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from monitor.fetch import Fetcher
+from monitor.fetch.client import Fetcher
 from monitor.models import FetchResult
 
 

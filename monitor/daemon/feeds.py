@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 
 from monitor.config import Settings, read_toml
-from monitor.dates import WIB, WIT, WITA
+from monitor.dedup.urls import source_of
 from monitor.errors import ConfigError
+from monitor.parse.dates import WIB, WIT, WITA
 from monitor.paths import default_config_dir
-from monitor.urls import source_of
 from storage.feed_state import feed_by_url
 from storage.tables import Feed
 

@@ -22,22 +22,22 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from monitor import events
-from monitor.dedup import (
+from monitor.alert.outbox import alert_payload
+from monitor.alert.rules import AlertRule, matching_rules
+from monitor.dedup.index import (
     DedupConfig,
     DedupIndex,
     DedupVerdict,
     IndexedArticle,
     changed_substantially,
 )
+from monitor.dedup.urls import canonicalize_url, source_of
 from monitor.errors import ExtractError, PantauError, StorageError
-from monitor.extract import extract_article
-from monitor.fetch import ARTICLE_TYPES, Fetcher
-from monitor.furniture import strip_furniture
-from monitor.match import Matcher
+from monitor.extract.article import extract_article
+from monitor.extract.furniture import strip_furniture
+from monitor.fetch.client import ARTICLE_TYPES, Fetcher
+from monitor.match.matcher import Matcher
 from monitor.models import ExtractedArticle, FeedEntry, MatchResult
-from monitor.outbox import alert_payload
-from monitor.rules import AlertRule, matching_rules
-from monitor.urls import canonicalize_url, source_of
 from storage import repo
 from storage.engine import session_scope
 

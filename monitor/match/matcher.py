@@ -26,11 +26,11 @@ from datetime import UTC, date, datetime
 
 import ahocorasick
 
-from monitor.furniture import strip_furniture
-from monitor.lexicon import CaseCheck, Lexicon, Term, Topic
+from monitor.extract.furniture import strip_furniture
+from monitor.match.lexicon import CaseCheck, Lexicon, Term, Topic
+from monitor.match.relevance import Hit, Kind, Layout, Snippets, pair_score, plain_score
+from monitor.match.textnorm import FoldMap, camel_end, camel_start, fold_map
 from monitor.models import ActorMention, MatchResult, TopicScore, Via
-from monitor.relevance import Hit, Kind, Layout, Snippets, pair_score, plain_score
-from monitor.textnorm import FoldMap, camel_end, camel_start, fold_map
 
 __all__ = ["Lexicon", "Matcher", "matched_text", "strip_furniture"]
 

@@ -9,7 +9,7 @@ a restart is not polled again until it is due.
 SIGTERM/SIGINT: stop scheduling, give in-flight polls ``grace_period`` seconds, cancel the rest
 (their open transactions roll back, their entries stay unseen), free the leases, return.
 SIGHUP: re-read the feeds file. Under systemd (``Type=notify``) it reports READY and STOPPING
-through :mod:`monitor.notify` and pets the watchdog while the tick job keeps beating; with
+through :mod:`monitor.daemon.notify` and pets the watchdog while the tick job keeps beating; with
 ``[status] enabled`` it serves the status app (:mod:`monitor.web`) on the same loop.
 """
 
@@ -35,16 +35,16 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import col, select
 
-from monitor.app import Runtime, open_runtime
 from monitor.config import Settings
+from monitor.daemon.feeds import feeds_file_path, load_feeds_file, sync_feeds
+from monitor.daemon.health import DEFAULT_LIMITS, HealthProbe
+from monitor.daemon.notify import Notifier, keep_watchdog
+from monitor.daemon.poller import Poller, PollOutcome
+from monitor.daemon.runtime import Runtime, open_runtime
 from monitor.errors import ConfigError
 from monitor.events import EventNotifier, prune_events
-from monitor.feeds import feeds_file_path, load_feeds_file, sync_feeds
-from monitor.health import DEFAULT_LIMITS, HealthProbe
-from monitor.hostlimit import HostLimiter, LimitedFetcher
+from monitor.fetch.hostlimit import HostLimiter, LimitedFetcher
 from monitor.metrics import Metrics
-from monitor.notify import Notifier, keep_watchdog
-from monitor.poller import Poller, PollOutcome
 from monitor.web.app import create_app
 from monitor.web.server import StatusServer
 from monitor.web.sse import sse_routes

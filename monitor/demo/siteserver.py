@@ -6,7 +6,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
-from monitor.sitebuilder import Site
+from monitor.demo.sitebuilder import Site
 
 
 class SiteServer:

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.app import open_runtime
+from monitor.alert.outbox import DeliveryReport
 from monitor.config import Settings
-from monitor.fetch import FEED_TYPES
-from monitor.outbox import DeliveryReport
-from monitor.parse import parse_feed
-from monitor.pipeline import ArticleOutcome
-from monitor.sitebuilder import FEED_PATH, CorpusDoc, build_site, load_corpus
-from monitor.siteserver import SiteServer
+from monitor.daemon.pipeline import ArticleOutcome
+from monitor.daemon.runtime import open_runtime
+from monitor.demo.sitebuilder import FEED_PATH, CorpusDoc, build_site, load_corpus
+from monitor.demo.siteserver import SiteServer
+from monitor.fetch.client import FEED_TYPES
+from monitor.parse.feed import parse_feed
 from storage import repo
 from storage.engine import session_scope
 

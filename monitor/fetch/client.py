@@ -1,6 +1,6 @@
 """Fetch stage: every download Pantau makes goes through :class:`Fetcher`.
 
-One hardened GET per call: the network guard on every hop (see :mod:`monitor.netguard`),
+One hardened GET per call: the network guard on every hop (see :mod:`monitor.fetch.netguard`),
 conditional requests (ETag / Last-Modified), redirects followed by hand, a cap on the
 *decompressed* body, and one overall deadline around all of it (DNS, connect, redirects, body),
 because httpx's read timeout is per chunk and a server dripping one byte a second never trips it.
@@ -35,8 +35,8 @@ from monitor.errors import (
     TooManyRedirectsError,
     UnsupportedContentError,
 )
+from monitor.fetch.netguard import PinnedBackend, Resolver, check_host, pinned_addresses
 from monitor.models import FetchResult
-from monitor.netguard import PinnedBackend, Resolver, check_host, pinned_addresses
 
 USER_AGENT = f"Pantau/{__version__} (+https://github.com/pantau; news monitor)"
 

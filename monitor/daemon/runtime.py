@@ -21,14 +21,14 @@ from sqlalchemy.exc import OperationalError
 from monitor.alert.channels import Channel, build_channel
 from monitor.alert.digest import DigestSchedule, parse_clock, parse_quiet_hours
 from monitor.alert.flood import FloodPolicy
+from monitor.alert.outbox import DeliveryPolicy, Outbox
+from monitor.alert.rules import AlertRule
 from monitor.config import ChannelSettings, Settings
-from monitor.dedup import DedupConfig, DedupIndex
+from monitor.daemon.pipeline import Pipeline
+from monitor.dedup.index import DedupConfig, DedupIndex
 from monitor.errors import ConfigError, StorageError
-from monitor.fetch import Fetcher, FetchPolicy
-from monitor.match import Lexicon, Matcher
-from monitor.outbox import DeliveryPolicy, Outbox
-from monitor.pipeline import Pipeline
-from monitor.rules import AlertRule
+from monitor.fetch.client import Fetcher, FetchPolicy
+from monitor.match.matcher import Lexicon, Matcher
 from storage import migrate
 from storage.engine import make_engine
 from storage.errors import SchemaError

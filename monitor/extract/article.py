@@ -19,7 +19,7 @@ from trafilatura.utils import load_html
 
 from monitor.errors import ExtractError
 from monitor.models import ExtractedArticle
-from monitor.parse import repair_mojibake
+from monitor.parse.feed import repair_mojibake
 
 MIN_BODY_CHARS = 80
 
