@@ -39,8 +39,28 @@ RouteFn = Callable[[Request], Response | None]
 """Returns a Response, or None after writing the response itself via ``request_handler``."""
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """socketserver prints a traceback to the process's stderr when a client hangs up early;
+    tests that read a CLI's stderr would see it. Client hang-ups are expected here (tests
+    provoke them); anything else is kept in ``errors`` for the test to look at."""
+
+    daemon_threads = True
+
+    def __init__(self, errors: list[BaseException], *args: object, **kwargs: object) -> None:
+        self.errors = errors
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if exc is not None and not isinstance(exc, ConnectionError | TimeoutError):
+            self.errors.append(exc)
+
+
 class LoopbackServer:
     def __init__(self) -> None:
+        self.errors: list[BaseException] = []
         self.routes: dict[str, Response | RouteFn] = {}
         self.requests: list[Request] = []
         self.max_concurrency = 0
@@ -122,8 +142,7 @@ class LoopbackServer:
             do_POST = _handle
             do_HEAD = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer(self.errors, ("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

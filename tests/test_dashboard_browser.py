@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from monitor.daemon.health import HealthProbe
+from monitor.health import HealthProbe
 from monitor.metrics import Metrics
 from monitor.web import StatusServer, create_app
 from storage.engine import make_engine

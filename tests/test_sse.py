@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 
 from monitor import events
 from monitor.config import Settings, load_settings
-from monitor.daemon.health import HealthProbe
+from monitor.health import HealthProbe
 from monitor.daemon.runtime import open_engine
 from monitor.demo.replay import run_replay
 from monitor.events import EventFilter, EventNotifier

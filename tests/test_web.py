@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from monitor.daemon.health import HealthProbe
+from monitor.health import HealthProbe
 from monitor.errors import ConfigError
 from monitor.metrics import Metrics
 from monitor.web import StatusServer, create_app

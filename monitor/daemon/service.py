@@ -37,7 +37,7 @@ from sqlmodel import col, select
 
 from monitor.config import Settings
 from monitor.daemon.feeds import feeds_file_path, load_feeds_file, sync_feeds
-from monitor.daemon.health import DEFAULT_LIMITS, HealthProbe
+from monitor.health import DEFAULT_LIMITS, HealthProbe
 from monitor.daemon.notify import Notifier, keep_watchdog
 from monitor.daemon.poller import Poller, PollOutcome
 from monitor.daemon.runtime import Runtime, open_runtime

@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from monitor.alert.message import WIB
-from monitor.daemon.health import HealthProbe
+from monitor.health import HealthProbe
 from monitor.metrics import Metrics
 from monitor.web.dashboard import CSP, DashboardData, render_page, script_tags
 from storage import overview
