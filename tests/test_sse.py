@@ -22,10 +22,10 @@ from starlette.applications import Starlette
 
 from monitor import events
 from monitor.config import Settings, load_settings
-from monitor.health import HealthProbe
 from monitor.daemon.runtime import open_engine
 from monitor.demo.replay import run_replay
 from monitor.events import EventFilter, EventNotifier
+from monitor.health import HealthProbe
 from monitor.metrics import Metrics
 from monitor.models import ActorMention, MatchResult, TopicScore
 from monitor.paths import default_seeds_dir

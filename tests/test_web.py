@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from monitor.health import HealthProbe
 from monitor.errors import ConfigError
+from monitor.health import HealthProbe
 from monitor.metrics import Metrics
 from monitor.web import StatusServer, create_app
 from monitor.web.dashboard import bar_chart, feeds_section, highlight

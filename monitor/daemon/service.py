@@ -37,13 +37,13 @@ from sqlmodel import col, select
 
 from monitor.config import Settings
 from monitor.daemon.feeds import feeds_file_path, load_feeds_file, sync_feeds
-from monitor.health import DEFAULT_LIMITS, HealthProbe
 from monitor.daemon.notify import Notifier, keep_watchdog
 from monitor.daemon.poller import Poller, PollOutcome
 from monitor.daemon.runtime import Runtime, open_runtime
 from monitor.errors import ConfigError
 from monitor.events import EventNotifier, prune_events
 from monitor.fetch.hostlimit import HostLimiter, LimitedFetcher
+from monitor.health import DEFAULT_LIMITS, HealthProbe
 from monitor.metrics import Metrics
 from monitor.web.app import create_app
 from monitor.web.server import StatusServer
