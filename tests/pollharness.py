@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from monitor.alert.rules import AlertRule
-from monitor.config import Settings, load_settings
+from monitor.config import Settings
 from monitor.daemon.pipeline import Pipeline
 from monitor.daemon.poller import Poller, PollOutcome
 from monitor.daemon.runtime import dedup_config, fetch_policy, open_engine
@@ -36,6 +36,7 @@ from monitor.models import FetchResult
 from storage import feed_state, repo
 from storage.engine import session_scope
 from storage.tables import AlertRow, ArticleRow, Feed, MatchRow, SeenEntry, Story
+from tests import factories
 from tests.fakenews import FakeArticle
 from tests.loopback import LoopbackServer, Response
 
@@ -45,12 +46,8 @@ OWNER = "harness"
 
 
 def settings_for(db: Path, **extra: Any) -> Settings:
-    overrides: dict[str, Any] = {
-        "database": {"url": f"sqlite:///{db}"},
-        "fetch": {"max_bytes": CAP, "total_timeout": DEADLINE, "read_timeout": DEADLINE},
-    }
-    overrides.update(extra)
-    return load_settings(None, env={}, overrides=overrides)
+    fetch = {"max_bytes": CAP, "total_timeout": DEADLINE, "read_timeout": DEADLINE}
+    return factories.settings(db, **factories.merge({"fetch": fetch}, extra))
 
 
 class SiteFetcher(Fetcher):

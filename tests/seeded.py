@@ -9,9 +9,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from monitor.config import Settings, load_settings
 from monitor.demo.replay import ReplayReport, run_replay
 from monitor.paths import default_seeds_dir
+from tests import factories
 
 SEED_MANIFEST = default_seeds_dir() / "manifest.toml"
 
@@ -21,16 +21,12 @@ def seed_titles() -> list[str]:
         return [a["title"] for a in tomllib.load(fh)["article"]]
 
 
-def settings_for(db: Path, **overrides: Any) -> Settings:
-    return load_settings(
-        None, env={}, overrides={"database": {"url": f"sqlite:///{db}"}, **overrides}
-    )
-
-
 def replay_seeds(db: Path, **overrides: Any) -> ReplayReport:
     """Replay the five seeds into the SQLite file ``db`` (settings ``overrides`` merged in)."""
     report = asyncio.run(
-        run_replay(default_seeds_dir(), settings_for(db, **overrides), alert_stream=io.StringIO())
+        run_replay(
+            default_seeds_dir(), factories.settings(db, **overrides), alert_stream=io.StringIO()
+        )
     )
     assert report.summary()["stored"] == 5, report.summary()
     return report

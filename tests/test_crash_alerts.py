@@ -23,9 +23,9 @@ from monitor.demo.sitebuilder import load_corpus
 from monitor.paths import default_seeds_dir
 from storage.engine import make_engine, session_scope
 from storage.tables import AlertRow
+from tests.factories import wait_while_running, write_feeds_file
 from tests.feedsite import FeedSite
 from tests.loopback import LoopbackServer, Request, Response
-from tests.test_daemon import write_feeds_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,13 +82,11 @@ def test_kill_9_before_delivery_then_restart_delivers_each_alert_exactly_once(
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.communicate()[1].decode()
-            if loopback.requests_for("/hook") and len(_alert_statuses(engine)) == 5:
-                break
-            assert time.monotonic() < deadline, "the daemon did not store the matches in time"
-            time.sleep(0.05)
+        wait_while_running(
+            proc,
+            lambda: bool(loopback.requests_for("/hook")) and len(_alert_statuses(engine)) == 5,
+            "the daemon stored the five matches",
+        )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:

@@ -10,8 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,31 +28,16 @@ from monitor.paths import default_seeds_dir
 from storage import feed_state
 from storage.engine import create_schema, make_engine, session_scope
 from storage.tables import AlertRow, ArticleRow, Feed, FeedEvent, SeenEntry
+from tests.factories import await_until, polling_settings, wait_while_running, write_feeds_file
 from tests.feedsite import FeedSite
 from tests.loopback import LoopbackServer, Response
-from tests.test_poller import make_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def write_feeds_file(path: Path, urls: list[str]) -> None:
-    path.write_text(
-        "".join(f'[[feed]]\nurl = "{u}"\nname = "feed {i}"\n\n' for i, u in enumerate(urls)),
-        encoding="utf-8",
-    )
 
 
 def count(engine: Engine, table: Any, *where: Any) -> int:
     with session_scope(engine) as session:
         return int(session.exec(select(func.count()).select_from(table).where(*where)).one())
-
-
-async def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 class Running:
@@ -94,19 +77,19 @@ async def test_daemon_picks_up_new_entries_and_unchanged_feeds_cost_a_304(
 ) -> None:
     site = FeedSite(loopback, seeds())
     site.publish(2)
-    settings = make_settings(tmp_path, min_interval=0.2, max_interval=0.3)
+    settings = polling_settings(tmp_path, min_interval=0.2, max_interval=0.3)
     assert settings.feeds_file is not None
     write_feeds_file(settings.feeds_file, [site.url])
     engine = make_engine(settings.database_url)
     create_schema(engine)
     metrics = Metrics.create()
     daemon = Running(settings, metrics)
-    await wait_for(lambda: count(engine, SeenEntry) == 2)
-    await wait_for(lambda: polls(metrics, "not_modified") >= 2)
+    await await_until(lambda: count(engine, SeenEntry) == 2, "two entries seen")
+    await await_until(lambda: polls(metrics, "not_modified") >= 2, "two 304 polls")
     articles_while_unchanged = count(engine, ArticleRow)
     site.publish(4)
-    await wait_for(lambda: count(engine, SeenEntry) == 4)
-    await wait_for(lambda: count(engine, ArticleRow) == 4)
+    await await_until(lambda: count(engine, SeenEntry) == 4, "four entries seen")
+    await await_until(lambda: count(engine, ArticleRow) == 4, "four articles stored")
     report = await daemon.finish()
     assert articles_while_unchanged == 2
     assert report.by_status["ok"] == 2  # two parses: the first poll and the changed feed
@@ -130,7 +113,7 @@ async def test_fifty_feeds_on_one_host_never_exceed_the_per_host_cap(
         )
         site.publish(1 if i < len(corpus.docs) else 0)  # a few carry an article to fetch
         sites.append(site)
-    settings = make_settings(tmp_path, per_host_concurrency=2, global_concurrency=16)
+    settings = polling_settings(tmp_path, per_host_concurrency=2, global_concurrency=16)
     assert settings.feeds_file is not None
     write_feeds_file(settings.feeds_file, [s.url for s in sites])
     report = await run_daemon(settings, once=True, allow_private=True, env={}, handle_signals=False)
@@ -147,7 +130,7 @@ async def test_failing_feed_backs_off_exponentially_and_recovers_on_its_own(
 ) -> None:
     site = FeedSite(loopback, seeds())
     site.fail(Response(500, b"internal error"))
-    settings = make_settings(
+    settings = polling_settings(
         tmp_path, backoff_base=0.1, backoff_max=10.0, tick=0.05, unhealthy_after_failures=3
     )
     assert settings.feeds_file is not None
@@ -155,7 +138,7 @@ async def test_failing_feed_backs_off_exponentially_and_recovers_on_its_own(
     engine = make_engine(settings.database_url)
     create_schema(engine)
     daemon = Running(settings, Metrics.create())
-    await wait_for(lambda: len(site.feed_requests()) >= 5)
+    await await_until(lambda: len(site.feed_requests()) >= 5, "five feed polls")
     times = [r.at for r in site.feed_requests()][:5]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     for k, gap in enumerate(gaps):
@@ -165,7 +148,8 @@ async def test_failing_feed_backs_off_exponentially_and_recovers_on_its_own(
         assert not feed.healthy and feed.enabled
     site.fail(None)
     site.publish(1)
-    await wait_for(lambda: count(engine, Feed, Feed.healthy == True) == 1)  # noqa: E712
+    healthy = Feed.healthy == True  # noqa: E712
+    await await_until(lambda: count(engine, Feed, healthy) == 1, "the feed healthy again")
     await daemon.finish()
     with session_scope(engine) as session:
         kinds = [e.kind for e in session.exec(select(FeedEvent)).all()]
@@ -180,7 +164,7 @@ async def test_without_network_the_daemon_keeps_running_and_recovers_by_itself(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}{FEED_PATH}"
-    settings = make_settings(tmp_path, backoff_base=0.1, backoff_max=0.4, tick=0.05)
+    settings = polling_settings(tmp_path, backoff_base=0.1, backoff_max=0.4, tick=0.05)
     assert settings.feeds_file is not None
     write_feeds_file(settings.feeds_file, [url])
     engine = make_engine(settings.database_url)
@@ -191,12 +175,13 @@ async def test_without_network_the_daemon_keeps_running_and_recovers_by_itself(
     def refusals() -> int:
         return sum("in a row; next try" in r.getMessage() for r in caplog.records)
 
-    await wait_for(lambda: refusals() >= 4)
+    await await_until(lambda: refusals() >= 4, "four refused fetches")
     assert not daemon.task.done()
     corpus = seeds()
     with SiteServer(port=port) as server:
         server.site = build_site(corpus, server.base_url)
-        await wait_for(lambda: count(engine, Feed, col(Feed.last_success_at).is_not(None)) == 1)
+        succeeded = col(Feed.last_success_at).is_not(None)
+        await await_until(lambda: count(engine, Feed, succeeded) == 1, "a successful poll")
         report = await daemon.finish()
     # One log line per failed attempt (one per back-off step), none in between.
     assert refusals() == report.by_status["error"]
@@ -304,16 +289,15 @@ def test_sigterm_exits_0_within_the_grace_period_and_a_restart_stores_no_duplica
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 60
         engine = make_engine(f"sqlite:///{db}")
-        while True:
-            assert proc.poll() is None, proc.communicate()[1].decode()
-            if slow.feed_requests() and db.exists():
-                create_schema(engine)
-                if count(engine, SeenEntry) >= 2:
-                    break
-            assert time.monotonic() < deadline, "the daemon did not poll in time"
-            time.sleep(0.1)
+
+        def polled() -> bool:
+            if not (slow.feed_requests() and db.exists()):
+                return False
+            create_schema(engine)
+            return count(engine, SeenEntry) >= 2
+
+        wait_while_running(proc, polled, "the daemon polled both feeds")
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=1.0 + 10)  # grace period plus interpreter exit
     finally:

@@ -121,7 +121,7 @@ async def test_running_daemon_serves_health_metrics_and_a_dashboard_chromium_ren
     from monitor.paths import default_seeds_dir
     from storage.engine import session_scope
     from storage.tables import ArticleRow
-    from tests.test_daemon import write_feeds_file
+    from tests.factories import write_feeds_file
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

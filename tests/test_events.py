@@ -16,20 +16,17 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from monitor import events
-from monitor.config import Settings, load_settings
+from monitor.config import Settings
 from monitor.daemon.runtime import open_engine
 from monitor.demo.replay import run_replay
 from monitor.events import Cursor, EventFilter, EventNotifier, StoredEvent, advance
 from monitor.paths import default_seeds_dir
 from storage import repo
 from storage.engine import session_scope
+from tests import factories
 
 SEEDS = default_seeds_dir()
 T0 = datetime(2026, 2, 2, 3, 0, tzinfo=UTC)
-
-
-def _settings(db: str, **overrides: object) -> Settings:
-    return load_settings(None, env={}, overrides={"database": {"url": db}, **overrides})
 
 
 def _event(
@@ -41,7 +38,7 @@ def _event(
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    engine = open_engine(_settings(db_url))
+    engine = open_engine(factories.settings(db_url))
     yield engine
     engine.dispose()
 
@@ -196,10 +193,10 @@ def test_replay_writes_stored_match_story_and_alert_events_in_order(
     tmp_path: Path, db_url: str
 ) -> None:
     report = asyncio.run(
-        run_replay(_two_copies(tmp_path), _settings(db_url), alert_stream=io.StringIO())
+        run_replay(_two_copies(tmp_path), factories.settings(db_url), alert_stream=io.StringIO())
     )
     assert report.summary() == {"stored": 1, "duplicates": 1, "skipped": 0, "alerts": 1}
-    stream = _read(_settings(db_url), limit=100)
+    stream = _read(factories.settings(db_url), limit=100)
     assert [e.type for e in stream] == [
         "article.stored",
         "match",
@@ -229,7 +226,7 @@ def test_replay_writes_stored_match_story_and_alert_events_in_order(
 def test_an_alert_that_cannot_be_written_leaves_an_alert_failed_event(
     tmp_path: Path, db_url: str
 ) -> None:
-    settings = _settings(
+    settings = factories.settings(
         db_url,
         alerts={
             "channels": [{"name": "file", "type": "jsonl", "path": str(tmp_path)}],  # a directory

@@ -14,7 +14,6 @@ from typing import Any
 from sqlmodel import select
 
 from monitor.alert.outbox import Outbox, alert_payload, failed_alerts, retry_failed
-from monitor.config import load_settings
 from monitor.daemon.runtime import build_channels, delivery_policies
 from monitor.demo.replay import run_replay
 from monitor.models import ActorMention, MatchResult, Span, TermHit, TopicScore
@@ -22,23 +21,15 @@ from monitor.paths import default_seeds_dir
 from storage import repo
 from storage.engine import create_schema, make_engine, session_scope
 from storage.tables import AlertRow
+from tests import factories
 from tests.alert_servers import scripted, smtp_server
 from tests.loopback import LoopbackServer, Response
 
 
-def _settings(db: str, channels: list[dict[str, Any]], rule_channels: list[str]) -> Any:
-    return load_settings(
-        None,
-        env={},
-        overrides={
-            "database": {"url": db},
-            "alerts": {
-                "channels": channels,
-                "rules": [{"name": "default", "channels": rule_channels}],
-                "retry_base": 0.2,
-                "retry_max": 1.0,
-            },
-        },
+def _outbox_settings(db: str, channels: list[dict[str, Any]], rule_channels: list[str]) -> Any:
+    rules = [{"name": "default", "channels": rule_channels}]
+    return factories.settings(
+        db, alerts={"channels": channels, "rules": rules, "retry_base": 0.2, "retry_max": 1.0}
     )
 
 
@@ -55,7 +46,9 @@ def test_replayed_seed_alert_arrives_by_email_with_both_parts(db_url: str) -> No
             "recipients": ["desk@pantau.example"],
             "list_unsubscribe": "mailto:admin@pantau.example",
         }
-        report = asyncio.run(run_replay(default_seeds_dir(), _settings(db, [channel], ["email"])))
+        report = asyncio.run(
+            run_replay(default_seeds_dir(), _outbox_settings(db, [channel], ["email"]))
+        )
     assert report.delivery.sent == 5
     assert len(smtp.messages) == 5
     rutte = next(m for m in smtp.messages if "Sekjen NATO Bocor" in str(m["Subject"]))
@@ -131,7 +124,7 @@ async def test_slack_500_then_429_then_200_delivers_exactly_one_message_after_th
             Response(200, b"ok"),
         ),
     )
-    settings = _settings(
+    settings = _outbox_settings(
         db, [{"name": "slack", "type": "slack", "webhook_url_env": "SLACK_URL"}], ["slack"]
     )
     channels = build_channels(settings.alerts.channels, {"SLACK_URL": loopback.url("/slack")})
@@ -156,7 +149,7 @@ async def test_fifty_alerts_in_one_poll_become_one_digest_listing_all_fifty(
     db = db_url
     _store_alerts(db, 50, ["hook"])
     loopback.route("/hook", Response(200, b"ok"))
-    settings = _settings(
+    settings = _outbox_settings(
         db,
         [{"name": "hook", "type": "webhook", "url": loopback.url("/hook"), "rate_limit": 5}],
         ["hook"],
@@ -181,7 +174,7 @@ async def test_a_small_burst_goes_out_as_individual_messages(
     db = db_url
     _store_alerts(db, 3, ["hook"])
     loopback.route("/hook", Response(200, b"ok"))
-    settings = _settings(
+    settings = _outbox_settings(
         db,
         [{"name": "hook", "type": "webhook", "url": loopback.url("/hook"), "rate_limit": 5}],
         ["hook"],
@@ -204,7 +197,7 @@ async def test_channel_down_past_give_up_fails_visibly_and_others_keep_deliverin
     _store_alerts(db, 2, ["broken", "hook"])
     loopback.route("/broken", Response(503, b"down for maintenance"))
     loopback.route("/hook", Response(200, b"ok"))
-    settings = _settings(
+    settings = _outbox_settings(
         db,
         [
             {
@@ -242,7 +235,7 @@ async def test_pending_alerts_survive_a_new_outbox_and_are_sent_once(
     db = db_url
     _store_alerts(db, 4, ["hook"])
     loopback.route("/hook", Response(200, b"ok"))
-    settings = _settings(
+    settings = _outbox_settings(
         db, [{"name": "hook", "type": "webhook", "url": loopback.url("/hook")}], ["hook"]
     )
     for _ in range(3):  # three "processes" in a row, each delivering what is due

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
-from monitor.config import Settings, load_settings
 from monitor.daemon.feeds import FeedSpec, add_feed
 from monitor.daemon.poller import Poller, PollOutcome
 from monitor.daemon.runtime import Runtime, open_runtime
@@ -25,40 +24,11 @@ from monitor.paths import default_seeds_dir
 from storage import feed_state
 from storage.engine import session_scope
 from storage.tables import AlertRow, ArticleRow, Event, Feed, FeedEvent, SeenEntry
+from tests.factories import polling_settings
 from tests.feedsite import FeedSite
 from tests.loopback import LoopbackServer, Response
 
 OWNER = "test-poller"
-
-
-def make_settings(tmp_path: Path, *, db_url: str | None = None, **schedule: Any) -> Settings:
-    """Fast-polling settings; the database is a SQLite file in ``tmp_path`` unless ``db_url``."""
-    feeds_file = tmp_path / "feeds.toml"
-    if not feeds_file.exists():
-        feeds_file.write_text("", encoding="utf-8")
-    return load_settings(
-        None,
-        env={},
-        overrides={
-            "data_dir": str(tmp_path),
-            "feeds_file": str(feeds_file),
-            "database": {"url": db_url or f"sqlite:///{tmp_path / 'pantau.db'}"},
-            "fetch": {"total_timeout": 5.0},
-            "schedule": {
-                "default_interval": 1.0,
-                "min_interval": 0.2,
-                "max_interval": 60.0,
-                "jitter": 0.0,
-                "backoff_base": 1.0,
-                "backoff_max": 60.0,
-                "unhealthy_after_failures": 3,
-                "per_host_delay": 0.0,
-                "tick": 0.1,
-                "grace_period": 2.0,
-                **schedule,
-            },
-        },
-    )
 
 
 @dataclass
@@ -108,7 +78,7 @@ async def make_rig(
     db_url: str | None = None,
     **schedule: Any,
 ) -> Rig:
-    settings = make_settings(tmp_path, db_url=db_url, **schedule)
+    settings = polling_settings(tmp_path, db_url=db_url, **schedule)
     alerts = io.StringIO()
     runtime = await open_runtime(settings, stack, env={}, allow_private=True, alert_stream=alerts)
     site = FeedSite(loopback, load_corpus(default_seeds_dir()))

@@ -16,13 +16,14 @@ from sqlmodel import select
 from monitor.alert.digest import DigestSchedule
 from monitor.alert.message import WIB
 from monitor.alert.outbox import Outbox, alert_payload
-from monitor.config import Settings, load_settings
+from monitor.config import Settings
 from monitor.daemon.runtime import build_channels, delivery_policies, digest_schedules
 from monitor.errors import ConfigError
 from monitor.models import ActorMention, MatchResult, Span, TermHit, TopicScore
 from storage import repo
 from storage.engine import create_schema, make_engine, session_scope
 from storage.tables import AlertRow
+from tests import factories
 from tests.loopback import LoopbackServer, Response
 
 
@@ -42,11 +43,7 @@ def _settings(
     db: str, url: str, *, channel: dict[str, Any] | None = None, rules: list[dict[str, Any]]
 ) -> Settings:
     hook = {"name": "hook", "type": "webhook", "url": url, **(channel or {})}
-    return load_settings(
-        None,
-        env={},
-        overrides={"database": {"url": db}, "alerts": {"channels": [hook], "rules": rules}},
-    )
+    return factories.settings(db, alerts={"channels": [hook], "rules": rules})
 
 
 def _outbox(settings: Settings, clock: FakeClock) -> Outbox:

@@ -16,13 +16,13 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from monitor.cli import _register, app
-from monitor.config import Settings, load_settings
 from monitor.demo.replay import ReplayReport, run_replay
 from monitor.demo.sitebuilder import FURNITURE_MARKERS, build_site, load_corpus
 from monitor.extract.article import extract_article
 from monitor.paths import default_seeds_dir
 from storage.engine import make_engine, session_scope
 from storage.tables import AlertRow, ArticleRow
+from tests import factories
 
 SEEDS = default_seeds_dir()
 
@@ -42,13 +42,9 @@ EXPECTED = {
 }
 
 
-def _settings(db: str) -> Settings:
-    return load_settings(None, env={}, overrides={"database": {"url": db}})
-
-
 def _replay(directory: Path, db: str) -> tuple[ReplayReport, str]:
     alerts = io.StringIO()
-    report = asyncio.run(run_replay(directory, _settings(db), alert_stream=alerts))
+    report = asyncio.run(run_replay(directory, factories.settings(db), alert_stream=alerts))
     return report, alerts.getvalue()
 
 

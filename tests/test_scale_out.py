@@ -37,11 +37,10 @@ from monitor.dedup.index import DEFAULT_THRESHOLD, signature
 from monitor.dedup.urls import canonicalize_url
 from storage.engine import make_engine, session_scope
 from storage.tables import AlertRow, ArticleRow, Feed, SeenEntry, Story
+from tests.factories import write_feeds_file
 from tests.fakenews import FakeArticle, fake_articles
 from tests.loopback import LoopbackServer, Request, Response
-from tests.test_daemon import write_feeds_file
-from tests.test_outbox import _settings as _outbox_settings
-from tests.test_outbox import _store_alerts
+from tests.test_outbox import _outbox_settings, _store_alerts
 
 pytestmark = pytest.mark.postgres
 

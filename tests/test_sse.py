@@ -33,12 +33,9 @@ from monitor.web.app import create_app
 from monitor.web.sse import StreamStats, live_script, sse_routes
 from storage import repo
 from storage.engine import session_scope
+from tests import factories
 
 SEEDS = default_seeds_dir()
-
-
-def _settings(db: Path) -> Settings:
-    return load_settings(None, env={}, overrides={"database": {"url": f"sqlite:///{db}"}})
 
 
 def _corpus(tmp: Path, name: str, prefixes: tuple[str, ...]) -> Path:
@@ -169,7 +166,7 @@ def add_match(engine: Engine, notifier: EventNotifier, title: str) -> int:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = open_engine(_settings(tmp_path / "pantau.db"))
+    eng = open_engine(factories.settings(tmp_path / "pantau.db"))
     yield eng
     eng.dispose()
 
@@ -217,7 +214,7 @@ async def test_client_gets_matches_in_order_and_exactly_the_missed_ones_after_re
 async def test_topic_actor_and_type_filters_pick_the_rutte_nato_matches(
     tmp_path: Path, engine: Engine
 ) -> None:
-    await _replay(SEEDS, _settings(tmp_path / "pantau.db"))
+    await _replay(SEEDS, factories.settings(tmp_path / "pantau.db"))
     notifier = EventNotifier()
     app = Starlette(routes=sse_routes(engine, notifier, poll_interval=0.1))
     query = "topic=nato&actor=Mark%20Rutte&type=match&last_event_id=0"

@@ -12,14 +12,16 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from monitor import events
-from monitor.config import Settings, load_settings
+from monitor.config import Settings
 from monitor.daemon.service import DaemonReport, run_daemon
 from monitor.events import EventFilter
 from storage.engine import make_engine
 from storage.tables import ArticleRow
+from tests import factories
+from tests.factories import await_until, write_feeds_file
 from tests.feedsite import FeedSite
 from tests.loopback import LoopbackServer
-from tests.test_daemon import count, seeds, wait_for, write_feeds_file
+from tests.test_daemon import count, seeds
 from tests.test_sse import Frame, frames, stored, take
 
 
@@ -30,28 +32,18 @@ def free_port() -> int:
 
 
 def daemon_settings(tmp_path: Path, feed_url: str, port: int) -> Settings:
-    feeds_file = tmp_path / "feeds.toml"
-    write_feeds_file(feeds_file, [feed_url])
-    return load_settings(
-        None,
-        env={},
-        overrides={
-            "data_dir": str(tmp_path),
-            "feeds_file": str(feeds_file),
-            "database": {"url": f"sqlite:///{tmp_path / 'pantau.db'}"},
-            "fetch": {"total_timeout": 5.0},
-            "schedule": {
-                "tick": 0.1,
-                "min_interval": 0.2,
-                "default_interval": 0.2,
-                "max_interval": 0.3,  # caps the feed's <ttl>10</ttl>, so it is polled often
-                "jitter": 0.0,
-                "per_host_delay": 0.0,
-                "grace_period": 1.0,
-            },
-            "status": {"enabled": True, "port": port},
-        },
-    )
+    write_feeds_file(tmp_path / "feeds.toml", [feed_url])
+    schedule = {
+        "tick": 0.1,
+        "min_interval": 0.2,
+        "default_interval": 0.2,
+        "max_interval": 0.3,  # caps the feed's <ttl>10</ttl>, so it is polled often
+        "jitter": 0.0,
+        "per_host_delay": 0.0,
+        "grace_period": 1.0,
+    }
+    status = {"enabled": True, "port": port}
+    return factories.daemon_settings(tmp_path, schedule=schedule, status=status)
 
 
 async def wait_until_serving(base: str, task: asyncio.Task[DaemonReport]) -> None:
@@ -106,7 +98,7 @@ async def test_daemon_streams_matches_live_and_exactly_the_missed_ones_after_rec
                 live = await take(stream, 2)
             # Disconnected: the daemon goes on polling and storing with nobody listening.
             site.publish(4)
-            await wait_for(lambda: count(engine, ArticleRow) == 4)
+            await await_until(lambda: count(engine, ArticleRow) == 4, "four articles stored")
             last = live[-1].id
             assert last is not None
             async with match_stream(client, base, {"last-event-id": str(last)}) as stream:

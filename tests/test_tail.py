@@ -21,23 +21,19 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.cli import tail as _tail  # noqa: F401  (registers the command)
 from monitor.cli.tail import parse_since
-from monitor.config import Settings, load_settings
 from monitor.daemon.runtime import open_engine
 from monitor.demo.replay import run_replay
 from monitor.demo.sitebuilder import load_corpus
 from monitor.paths import default_seeds_dir
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = default_seeds_dir()
 TITLES = {d.title for d in load_corpus(SEEDS).docs}
 
 
-def _settings(db: str) -> Settings:
-    return load_settings(None, env={}, overrides={"database": {"url": db}})
-
-
 def _replay(db: str) -> None:
-    report = asyncio.run(run_replay(SEEDS, _settings(db), alert_stream=io.StringIO()))
+    report = asyncio.run(run_replay(SEEDS, factories.settings(db), alert_stream=io.StringIO()))
     assert report.summary()["stored"] == 5
 
 
@@ -148,7 +144,9 @@ def test_tail_follow_json_prints_a_match_stored_by_another_process(
     # Design bound: a line appears within one --interval (0.5 s) of the commit; the generous
     # timeout below only keeps a loaded CI machine from failing the test.
     db = db_url
-    open_engine(_settings(db)).dispose()  # an empty Pantau database, as a fresh daemon leaves
+    open_engine(
+        factories.settings(db)
+    ).dispose()  # an empty Pantau database, as a fresh daemon leaves
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [
@@ -172,7 +170,7 @@ def test_tail_follow_json_prints_a_match_stored_by_another_process(
         single.mkdir()
         shutil.copy(SEEDS / "manifest.toml", single)
         shutil.copy(next(SEEDS.glob("000_*.txt")), single)
-        report = asyncio.run(run_replay(single, _settings(db), alert_stream=io.StringIO()))
+        report = asyncio.run(run_replay(single, factories.settings(db), alert_stream=io.StringIO()))
         assert report.summary()["stored"] == 1
         line = json.loads(lines.get(timeout=10))
         assert line["type"] == "match"
