@@ -83,3 +83,48 @@ def test_installed_pantau_replays_the_seeds_with_its_packaged_defaults(
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary == {"summary": {"stored": 5, "duplicates": 0, "skipped": 0, "alerts": 5}}
+
+
+def _imported_top_level_modules(*packages: str) -> set[str]:
+    import ast
+
+    names: set[str] = set()
+    for package in packages:
+        for path in (ROOT / package).rglob("*.py"):
+            if "_defaults" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names.update(alias.name.split(".")[0] for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names.add(node.module.split(".")[0])
+    return names
+
+
+def test_every_third_party_import_of_the_package_is_a_declared_runtime_dependency() -> None:
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    declared = {norm(re.split(r"[\s\[<>=!~;]", d, maxsplit=1)[0]) for d in project["dependencies"]}
+    optional = {  # imported only behind a clear error naming the extra to install
+        norm(re.split(r"[\s\[<>=!~;]", d, maxsplit=1)[0])
+        for extra in ("postgres", "apprise")
+        for d in project["optional-dependencies"][extra]
+    }
+    dists = packages_distributions()
+    own = {"monitor", "storage"}
+    missing = {}
+    for module in _imported_top_level_modules("monitor", "storage") - own:
+        if module in sys.stdlib_module_names:
+            continue
+        providers = {norm(d) for d in dists.get(module, [])}
+        assert providers, f"{module} is imported but no installed distribution provides it"
+        if not providers & (declared | optional):
+            missing[module] = sorted(providers)
+    assert not missing, f"imported by monitor/ or storage/ but not declared: {missing}"

@@ -28,16 +28,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.dedup.lsh import BandIndex, lsh_params
 from monitor.errors import ConfigError
-
-if TYPE_CHECKING:
-    from datasketch import LeanMinHash
 
 __all__ = [
     "DedupConfig",
@@ -56,7 +53,6 @@ __all__ = [
 VerdictKind = Literal["new", "same_url", "exact", "near"]
 
 SEED = 1  # datasketch's default seed: keeps signatures comparable with datasketch.MinHash
-_SCHEME = "affine32"
 _MAX_HASH = np.uint32(0xFFFFFFFF)
 _FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))
 _CHUNK = 4096  # shingles per numpy block: bounds memory on very long bodies
@@ -115,13 +111,6 @@ class Signature:
         if len(other) != len(self):
             raise ValueError(f"signatures differ in size: {len(self)} vs {len(other)}")
         return float(np.count_nonzero(self._values == other._values)) / len(self)
-
-    def to_minhash(self) -> LeanMinHash:
-        """This signature as datasketch's MinHash (imported on first use: datasketch pulls
-        in scipy, which the daemon itself does not need)."""
-        from datasketch import LeanMinHash
-
-        return LeanMinHash(seed=SEED, hashvalues=self._values, scheme=_SCHEME)
 
     def to_bytes(self) -> bytes:
         return self._values.astype("<u4", copy=False).tobytes()
