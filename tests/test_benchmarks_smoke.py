@@ -74,6 +74,7 @@ def test_storage_benchmark_writes_to_sqlite_and_says_why_postgres_is_missing() -
     assert postgres.value is None and "no PostgreSQL" in postgres.note
 
 
+@pytest.mark.slow
 def test_daemon_benchmarks_poll_a_loopback_site_and_receive_alerts() -> None:
     polling = bench_polling.run("tiny")
     _figures_are_complete(polling)

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
@@ -55,6 +56,7 @@ def _alert_statuses(engine: Engine) -> list[str]:
         return []
 
 
+@pytest.mark.slow
 def test_kill_9_before_delivery_then_restart_delivers_each_alert_exactly_once(
     tmp_path: Path, loopback: LoopbackServer, db_url: str
 ) -> None:

@@ -253,6 +253,7 @@ def _pantau(*args: str) -> list[str]:
     return [sys.executable, "-c", code, *args]
 
 
+@pytest.mark.slow
 def test_sigterm_exits_0_within_the_grace_period_and_a_restart_stores_no_duplicates(
     tmp_path: Path, loopback: LoopbackServer
 ) -> None:

@@ -104,6 +104,7 @@ async def test_dashboard_renders_seed_matches_and_charts_in_chromium(
     assert len(data) > 50_000, len(data)
 
 
+@pytest.mark.slow
 async def test_running_daemon_serves_health_metrics_and_a_dashboard_chromium_renders(
     tmp_path: Path,
 ) -> None:

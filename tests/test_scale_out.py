@@ -246,6 +246,7 @@ def test_generated_articles_are_distinct_stories_and_copies_are_near_duplicates(
         assert sig.jaccard(sigs[item.original]) >= DEFAULT_THRESHOLD + 0.15
 
 
+@pytest.mark.slow
 def test_three_workers_store_each_article_once_alert_each_story_once_and_survive_a_kill(
     tmp_path: Path,
     loopback: LoopbackServer,
