@@ -8,10 +8,9 @@ poll done. 900 feeds answer 304; 100 changed, each with one new item -- a corpus
 is fetched, extracted, matched and stored (alerts go to a console channel in memory). The
 per-host cap is lifted (every feed is on 127.0.0.1); the global cap stays at its default.
 
-Rounds alternate between the shipped parser (``monitor.parse.feed.parse_feed``) and the fast path
-(``monitor.parse.fast.parse_feed_fast``, patched in for the round). Wall time covers the whole
-``run_daemon`` call including its start-up; CPU seconds are this process's. The CPU spent in
-feed parsing is measured with per-thread CPU clocks.
+Wall time covers the whole ``run_daemon`` call including its start-up; CPU seconds are this
+process's. The CPU spent in feed parsing (``monitor.parse.feed.parse_feed``) is measured with
+per-thread CPU clocks.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from benchmarks.daemonkit import daemon_settings, known_feed, loop_site, seen, w
 from benchmarks.harness import sqlite_engine
 from benchmarks.loopsite import CHANGED_EVERY, changed_page
 from monitor.daemon.service import run_daemon
-from monitor.parse.fast import parse_feed_fast
 from monitor.parse.feed import parse_feed
 from storage.engine import session_scope
 from storage.tables import Feed
@@ -124,12 +122,11 @@ def _cycle(settings: Any) -> tuple[float, float, Counter[str]]:
 def run(mode: Mode = "full") -> Result:
     started = time.perf_counter()
     n = FEEDS[mode]
-    rounds = max(2, rounds_for(mode, 3, 2))  # both arms, even in tiny mode
-    arms: dict[str, Callable[..., Any]] = {"feedparser": parse_feed, "fastparse": parse_feed_fast}
+    rounds = rounds_for(mode, 3, 2)
     prerender = [
         changed_page(i, k) for i in range(0, n, CHANGED_EVERY) for k in range(1, rounds + 1)
     ]
-    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in arms}
+    samples: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="pantau-bench-") as tmp_name,
         loop_site(prerender, lifetime=600) as base,
@@ -144,13 +141,12 @@ def run(mode: Mode = "full") -> Result:
             "tick": 1.0,
         }
         settings = daemon_settings(tmp, feeds_file, schedule, {"type": "console"})
-        for r in range(rounds):
-            name = list(arms)[r % 2]
+        for _ in range(rounds):
             watch = ThreadCPU()
             _make_due(engine)
-            with parser_for_round(arms[name], watch):
+            with parser_for_round(parse_feed, watch):
                 wall, cpu, statuses = _cycle(settings)
-            samples[name].append(
+            samples.append(
                 {
                     "wall_s": wall,
                     "cpu_s": cpu,
@@ -159,29 +155,15 @@ def run(mode: Mode = "full") -> Result:
                 }
             )
         engine.dispose()
-    base_rounds = samples["feedparser"]
-    fast_rounds = samples["fastparse"] or base_rounds
-    wall = median([s["wall_s"] for s in base_rounds])
-    cpu = median([s["cpu_s"] for s in base_rounds])
-    parse_share = median([s["parse_cpu_s"] / s["cpu_s"] * 100 for s in base_rounds])
+    wall = median([s["wall_s"] for s in samples])
+    cpu = median([s["cpu_s"] for s in samples])
+    parse_share = median([s["parse_cpu_s"] / s["cpu_s"] * 100 for s in samples])
     figures = [
         Figure(
             ITEM, f"full cycle, {n:,} feeds (90 % 304), wall", wall, "s", Target("<=", TARGET_WALL)
         ),
         Figure(ITEM, "full cycle, CPU", cpu, "CPU s"),
         Figure(ITEM, "feed parsing share of the cycle's CPU (feedparser)", parse_share, "%"),
-        Figure(
-            ITEM,
-            "full cycle with the fastparse fast path, wall",
-            median([s["wall_s"] for s in fast_rounds]),
-            "s",
-        ),
-        Figure(
-            ITEM,
-            "full cycle with the fastparse fast path, CPU",
-            median([s["cpu_s"] for s in fast_rounds]),
-            "CPU s",
-        ),
     ]
     details = {
         "feeds": n,

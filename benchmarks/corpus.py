@@ -30,7 +30,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from monitor.demo.sitebuilder import WIB, Corpus, CorpusDoc, load_corpus, render_page
+from monitor.demo.sitebuilder import Corpus, CorpusDoc, load_corpus, render_page
+from monitor.timeofday import WIB
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = ROOT / "seeds"

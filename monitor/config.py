@@ -20,13 +20,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
 )
 
-from monitor.alert.digest import parse_clock, parse_quiet_hours, parse_zone
 from monitor.errors import ConfigError
 from monitor.paths import default_config_dir, default_data_dir
+from monitor.timeofday import parse_clock, parse_window, parse_zone
 
 ENV_PREFIX = "PANTAU_"
 
@@ -122,7 +121,7 @@ class ChannelSettings(BaseModel):
     give_up_after: float = Field(6 * 3600.0, gt=0)
     # "22:00-06:00": hold alerts in this daily window (in quiet_tz) and send them as one morning
     # summary when it ends. Empty: no quiet hours.
-    quiet_tz: str = "Asia/Jakarta"  # declared first: quiet_hours is checked in this zone
+    quiet_tz: str = "Asia/Jakarta"  # WIB, WITA, WIT or an IANA name
     quiet_hours: str = ""
 
     @field_validator("quiet_tz")
@@ -133,8 +132,8 @@ class ChannelSettings(BaseModel):
 
     @field_validator("quiet_hours")
     @classmethod
-    def _window(cls, value: str, info: ValidationInfo) -> str:
-        parse_quiet_hours(value, info.data.get("quiet_tz", "Asia/Jakarta"))
+    def _window(cls, value: str) -> str:
+        parse_window(value)
         return value
 
     @property

@@ -17,23 +17,56 @@ operator must change something.
     ├── ParseError                  feed bytes could not be turned into entries
     │   └── UnsafeXMLError          entity declarations / DTD tricks refused before parsing
     ├── ExtractError                no article text could be extracted from a page
-    ├── StorageError                database problem (locked, disk full, newer schema)
+    ├── StorageError                database problem (what the storage layer raises)
+    │   ├── UnavailableError        cannot reach or write the database now (transient)
+    │   │   └── LockedError         another connection holds a lock it needs (transient)
+    │   ├── DuplicateError          a row with the same unique key is already stored
+    │   ├── QueryError              the database refused a statement
+    │   └── SchemaError             newer, outdated or unknown schema
     └── AlertDeliveryError          a channel refused or failed to take an alert
+
+``PantauError`` and the storage branch are defined in :mod:`storage.errors` (``storage`` never
+imports ``monitor``) and re-exported here, so there is one tree and storage raises into it.
+
+:func:`error_chain` lists an exception and the ones behind it, for words that name the root
+cause of a third-party failure.
 """
 
 from __future__ import annotations
 
+from storage.errors import (
+    DuplicateError,
+    LockedError,
+    PantauError,
+    QueryError,
+    SchemaError,
+    StorageError,
+    UnavailableError,
+)
 
-class PantauError(Exception):
-    """Root of all errors Pantau raises deliberately."""
-
-    transient: bool = False
-
-    def __init__(self, message: str, *, transient: bool | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if transient is not None:
-            self.transient = transient
+__all__ = [
+    "AlertDeliveryError",
+    "BlockedAddressError",
+    "ConfigError",
+    "DuplicateError",
+    "ExtractError",
+    "FetchError",
+    "FetchTimeoutError",
+    "HTTPStatusError",
+    "LockedError",
+    "NetworkError",
+    "PantauError",
+    "ParseError",
+    "QueryError",
+    "ResponseTooLargeError",
+    "SchemaError",
+    "StorageError",
+    "TooManyRedirectsError",
+    "UnavailableError",
+    "UnsafeXMLError",
+    "UnsupportedContentError",
+    "error_chain",
+]
 
 
 class ConfigError(PantauError):
@@ -101,10 +134,6 @@ class ExtractError(PantauError):
     """No usable article text in a page."""
 
 
-class StorageError(PantauError):
-    transient = True
-
-
 class AlertDeliveryError(PantauError):
     transient = True
 
@@ -119,3 +148,20 @@ class AlertDeliveryError(PantauError):
         super().__init__(message, transient=transient)
         self.channel = channel
         self.retry_after = retry_after
+
+
+def error_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception behind it (``__cause__``, ``__context__``, the members of an
+    exception group), each once, ``exc`` first: for describing a failure by its root cause
+    (a TLS error inside httpx's ConnectError, a refused connection inside an OSError)."""
+    seen: list[BaseException] = []
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        stack.extend([current.__cause__, current.__context__])
+        if isinstance(current, BaseExceptionGroup):
+            stack.extend(current.exceptions)
+    return seen

@@ -60,10 +60,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func
-from sqlmodel import Session, col, select
-
 from monitor.models import MatchResult
+from storage import event_log
+from storage.engine import Transaction
 from storage.tables import Event
 
 ARTICLE_STORED = "article.stored"
@@ -362,7 +361,7 @@ class EventPage:
 
 
 def read_page(
-    session: Session,
+    session: Transaction,
     cursor: Cursor,
     *,
     limit: int = 200,
@@ -371,9 +370,7 @@ def read_page(
     gap_grace: float = GAP_GRACE,
 ) -> EventPage:
     """The next events after ``cursor`` for a reader that keeps polling (SSE, tail)."""
-    rows = session.exec(
-        select(Event).where(col(Event.id) > cursor.after_id).order_by(col(Event.id)).limit(limit)
-    ).all()
+    rows = event_log.events_after(session, cursor.after_id, limit=limit)
     ids = [r.id for r in rows if r.id is not None]
     taken, next_cursor = advance(cursor, ids, now=now, gap_grace=gap_grace)
     events = [e for e in (StoredEvent.from_row(r) for r in rows[:taken]) if filter.matches(e)]
@@ -381,7 +378,7 @@ def read_page(
 
 
 def read_events(
-    session: Session,
+    session: Transaction,
     after_id: int,
     *,
     limit: int = 200,
@@ -392,9 +389,7 @@ def read_events(
     A one-off read: it does not wait for holes in the ids (see the module docstring)."""
     found: list[StoredEvent] = []
     while len(found) < limit:
-        rows = session.exec(
-            select(Event).where(col(Event.id) > after_id).order_by(col(Event.id)).limit(500)
-        ).all()
+        rows = event_log.events_after(session, after_id, limit=500)
         for row in rows:
             event = StoredEvent.from_row(row)
             after_id = event.id
@@ -408,17 +403,14 @@ def read_events(
 
 
 def recent_events(
-    session: Session, *, limit: int, filter: EventFilter = ANY, up_to: int | None = None
+    session: Transaction, *, limit: int, filter: EventFilter = ANY, up_to: int | None = None
 ) -> list[StoredEvent]:
     """The last ``limit`` events passing ``filter`` (with ids up to ``up_to``), oldest first:
     ``pantau tail``'s backlog."""
     found: list[StoredEvent] = []
     before: int | None = None if up_to is None else up_to + 1
     while len(found) < limit:
-        query = select(Event).order_by(col(Event.id).desc()).limit(500)
-        if before is not None:
-            query = query.where(col(Event.id) < before)
-        rows = session.exec(query).all()
+        rows = event_log.events_before(session, before, limit=500)
         for row in rows:
             event = StoredEvent.from_row(row)
             before = event.id
@@ -431,26 +423,21 @@ def recent_events(
     return found[::-1]
 
 
-def head_id(session: Session) -> int:
+def head_id(session: Transaction) -> int:
     """The newest event id (0 for an empty stream): where a reader starting now begins."""
-    return int(session.exec(select(func.max(Event.id))).one() or 0)
+    return event_log.last_event_id(session)
 
 
-def id_before(session: Session, when: datetime) -> int:
+def id_before(session: Transaction, when: datetime) -> int:
     """The last event id created before ``when``: a reader starting there sees ``when`` on."""
-    found = session.exec(select(func.max(Event.id)).where(col(Event.created_at) < when)).one()
-    return int(found or 0)
+    return event_log.last_event_id_before(session, when)
 
 
-def prune_events(session: Session, older_than: datetime) -> int:
+def prune_events(session: Transaction, older_than: datetime) -> int:
     """Retention: delete events created before ``older_than``; returns how many went.
 
     The newest event is always kept so ids never restart (SQLite reuses the highest free id)."""
-    newest = head_id(session)
-    result = session.exec(
-        delete(Event).where(col(Event.created_at) < older_than, col(Event.id) < newest)
-    )
-    return int(result.rowcount or 0)
+    return event_log.prune_events(session, older_than)
 
 
 # --- waking in-process readers -----------------------------------------------------------------

@@ -2,8 +2,7 @@
 
 Each part that must keep running (the scheduler's tick job, the event loop's watchdog task)
 calls ``heartbeat(name)``; ``check(now)`` says whether every expected part beat recently enough,
-and why not in plain words. Extra checks (a callable returning a reason or None) can be added
-for parts that have a state rather than a pulse.
+and why not in plain words.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import time
 from collections.abc import Callable, Mapping
 
 DEFAULT_LIMITS: Mapping[str, float] = {"scheduler": 120.0}
-
-ExtraCheck = Callable[[], str | None]
 
 
 class HealthProbe:
@@ -28,18 +25,7 @@ class HealthProbe:
         self.limits: dict[str, float] = dict(limits)
         self.clock = clock
         self._beats: dict[str, float] = {}
-        self._checks: dict[str, ExtraCheck] = {}
         self._ready = False
-
-    def expect(self, name: str, max_age: float) -> None:
-        """From now on ``name`` must beat at least every ``max_age`` seconds."""
-        if max_age <= 0:
-            raise ValueError("max_age must be positive")
-        self.limits[name] = max_age
-
-    def add_check(self, name: str, check: ExtraCheck) -> None:
-        """``check()`` returns None when fine, else a reason (e.g. 'scheduler is not running')."""
-        self._checks[name] = check
 
     def heartbeat(self, name: str, at: float | None = None) -> None:
         self._beats[name] = self.clock() if at is None else at
@@ -56,7 +42,7 @@ class HealthProbe:
         return self._ready
 
     def check(self, now: float | None = None) -> tuple[bool, list[str]]:
-        """(healthy, reasons): one plain-words reason per part that is late or failing."""
+        """(healthy, reasons): one plain-words reason per part that is late."""
         now = self.clock() if now is None else now
         reasons: list[str] = []
         for name, limit in sorted(self.limits.items()):
@@ -65,11 +51,4 @@ class HealthProbe:
                 reasons.append(f"{name}: no heartbeat yet")
             elif now - last > limit:
                 reasons.append(f"{name}: last heartbeat {now - last:.0f}s ago (limit {limit:g}s)")
-        for name, extra in sorted(self._checks.items()):
-            try:
-                reason = extra()
-            except Exception as exc:  # a broken check must report, not crash the probe
-                reason = f"check raised {type(exc).__name__}: {exc}"
-            if reason:
-                reasons.append(f"{name}: {reason}")
         return not reasons, reasons

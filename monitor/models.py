@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -111,16 +111,11 @@ class MatchResult:
 
 
 @dataclass(frozen=True)
-class Article:
-    """An article ready to be stored: identity, text and its matches."""
+class FeedSpec:
+    """One feed as the operator describes it."""
 
     url: str
-    canonical_url: str
-    source: str
-    title: str
-    body: str
-    published: datetime | None
-    seen_at: datetime
-    body_hash: str
-    feed_url: str | None = None
-    match: MatchResult = field(default_factory=MatchResult)
+    name: str = ""
+    interval: float | None = None
+    tz: str | None = None
+    enabled: bool = True

@@ -1,23 +1,28 @@
-"""Engine and session set-up for SQLite (embedded default) and PostgreSQL."""
+"""Engine and session set-up for SQLite (embedded default) and PostgreSQL.
+
+:func:`session_scope` is the storage boundary: database exceptions leave it as
+:mod:`storage.errors` (``wrap_exceptions``), never as SQLAlchemy's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from storage import tables as _tables  # noqa: F401  (registers the tables)
+from storage.errors import wrap_exceptions
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
+Transaction: TypeAlias = Session
+"""An open unit of work from :func:`session_scope`: what the query functions take. Code outside
+``storage`` only hands it on to them."""
 
 
 def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -50,10 +55,17 @@ def create_schema(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 
 
+def ping(engine: Engine) -> None:
+    """Ask the database for an answer (``SELECT 1``); raises a StorageError when it cannot."""
+    with wrap_exceptions(), engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: committed on success, rolled back on any exception."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(engine: Engine) -> Iterator[Transaction]:
+    """One transaction: committed on success, rolled back on any exception. Database errors
+    leave it as storage errors (``storage.errors``)."""
+    with wrap_exceptions(), Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -11,6 +11,7 @@ with one ``UPDATE ... WHERE id IN (SELECT ...) RETURNING`` statement.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,25 +20,34 @@ from sqlmodel import Session, col, select
 
 from storage.tables import ArticleRow, Feed, FeedEvent, SeenEntry
 
-# Columns a release may write; the lease columns are the module's own business.
-STATE_COLUMNS = frozenset(
-    {
-        "etag",
-        "last_modified",
-        "body_hash",
-        "interval_seconds",
-        "last_polled_at",
-        "last_success_at",
-        "last_new_item_at",
-        "consecutive_failures",
-        "last_error",
-        "healthy",
-        "unhealthy_reason",
-        "initial_poll_done",
-        "polls",
-        "retired",
-    }
-)
+
+@dataclass(frozen=True)
+class PollSuccess:
+    """What a successful poll records: when, and what lets the next poll skip an unchanged
+    feed (HTTP validators, the body's hash; None forgets one)."""
+
+    at: datetime
+    last_new_item_at: datetime | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    """One poll's outcome as the feed's row keeps it; :func:`release` writes it (the lease
+    columns are this module's own business)."""
+
+    next_poll_at: datetime
+    last_polled_at: datetime
+    polls: int
+    interval_seconds: int
+    consecutive_failures: int
+    last_error: str | None
+    healthy: bool
+    unhealthy_reason: str | None
+    success: PollSuccess | None = None  # None: the poll failed, the last success stays
+    retired: bool = False  # the feed is gone (410): it is never claimed again
 
 
 def _due(now: datetime, exclude: Collection[int]) -> Any:
@@ -100,20 +110,45 @@ def claim_due_feeds(
     return list(feeds)
 
 
-def release(
-    session: Session, feed_id: int, owner: str, next_poll_at: datetime, **state: Any
-) -> bool:
+def release(session: Session, feed_id: int, owner: str, record: PollRecord) -> bool:
     """Write a polled feed's new state and free its lease; False if ``owner`` lost the lease
     (it expired and another daemon claimed the feed), in which case nothing is written."""
-    unknown = set(state) - STATE_COLUMNS
-    if unknown:
-        raise ValueError(f"not feed state columns: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {
+        "next_poll_at": record.next_poll_at,
+        "last_polled_at": record.last_polled_at,
+        "polls": record.polls,
+        "interval_seconds": record.interval_seconds,
+        "consecutive_failures": record.consecutive_failures,
+        "last_error": record.last_error,
+        "healthy": record.healthy,
+        "unhealthy_reason": record.unhealthy_reason,
+        "retired": record.retired,
+    }
+    if record.success is not None:
+        values.update(
+            last_success_at=record.success.at,
+            last_new_item_at=record.success.last_new_item_at,
+            etag=record.success.etag,
+            last_modified=record.success.last_modified,
+            body_hash=record.success.body_hash,
+            initial_poll_done=True,
+        )
     result = session.execute(
         update(Feed)
         .where(col(Feed.id) == feed_id, col(Feed.lease_owner) == owner)
-        .values(next_poll_at=next_poll_at, lease_owner=None, lease_expires_at=None, **state)
+        .values(lease_owner=None, lease_expires_at=None, **values)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def reinstate(session: Session, feed_id: int, next_poll_at: datetime) -> None:
+    """Bring a retired feed back (the operator added it again): healthy, due at
+    ``next_poll_at``."""
+    session.execute(
+        update(Feed)
+        .where(col(Feed.id) == feed_id)
+        .values(retired=False, healthy=True, unhealthy_reason=None, next_poll_at=next_poll_at)
+    )
 
 
 def release_leases(session: Session, owner: str) -> int:
@@ -161,3 +196,10 @@ def delete_feed(session: Session, feed_id: int) -> None:
     session.execute(delete(SeenEntry).where(col(SeenEntry.feed_id) == feed_id))
     session.execute(delete(FeedEvent).where(col(FeedEvent.feed_id) == feed_id))
     session.execute(delete(Feed).where(col(Feed.id) == feed_id))
+
+
+def save_feed(session: Session, feed: Feed) -> Feed:
+    """Write a new or changed feed now (a new one gets its id); returns it."""
+    session.add(feed)
+    session.flush()
+    return feed

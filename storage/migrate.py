@@ -12,6 +12,7 @@ Start-up calls :func:`upgrade` (or :func:`check` when auto-upgrade is off). A da
   guesses about a database it did not make.
 
 On PostgreSQL the upgrade holds an advisory lock, so workers starting together upgrade once.
+Database errors leave every entry point as storage errors (``storage.errors``).
 """
 
 from __future__ import annotations
@@ -27,19 +28,24 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from storage import tables as _tables  # noqa: F401  (registers the tables)
 from storage.engine import make_engine
-from storage.errors import SchemaMismatchError, SchemaOutdatedError, SchemaTooNewError
+from storage.errors import (
+    SchemaMismatchError,
+    SchemaOutdatedError,
+    SchemaTooNewError,
+    wrap_exceptions,
+)
+from storage.locks import SCHEMA_UPGRADE_KEY, hold_for_transaction
 from storage.search import FTS_TABLE, PG_SEARCH_INDEX
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"
 _VERSION_TABLE = "alembic_version"
-_PG_LOCK_KEY = 0x70616E746175  # "pantau": one advisory lock for schema changes
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
@@ -119,6 +125,7 @@ def _current(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
+@wrap_exceptions()
 def current_revision(engine_or_url: Engine | str) -> str | None:
     """The revision recorded in the database, None for a database without one."""
     with _engine(engine_or_url) as engine, engine.connect() as conn:
@@ -165,14 +172,14 @@ def _check_known(current: str | None) -> None:
         raise SchemaTooNewError(current, head_revision())
 
 
+@wrap_exceptions()
 def upgrade(engine_or_url: Engine | str, revision: str = "head") -> str | None:
     """Bring the database to ``revision`` (default: the newest); returns the revision reached.
 
     Raises SchemaTooNewError or SchemaMismatchError without changing anything.
     """
     with _engine(engine_or_url) as engine, _atomic_ddl(engine) as ddl, ddl.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        hold_for_transaction(conn, SCHEMA_UPGRADE_KEY)
         current = _current(conn)
         _check_known(current)
         if current is None:
@@ -192,6 +199,7 @@ def check(engine_or_url: Engine | str) -> None:
         raise SchemaOutdatedError(current, head)
 
 
+@wrap_exceptions()
 def schema_diffs(engine_or_url: Engine | str) -> Sequence[Any]:
     """Differences between the database and the tables in code (empty when in sync)."""
     with _engine(engine_or_url) as engine, engine.connect() as conn:

@@ -106,10 +106,12 @@ def _active() -> tuple[object, ...]:
     return (col(Feed.enabled).is_(True), col(Feed.retired).is_(False))
 
 
-def feed_counts(session: Session) -> tuple[int, int]:
-    """(feeds watched, of which unhealthy): enabled, not retired."""
-    total = _count(session, *_active())
-    unhealthy = _count(session, *_active(), col(Feed.healthy).is_(False))
+def feed_counts(session: Session, *, active_only: bool = True) -> tuple[int, int]:
+    """(feeds watched, of which unhealthy): enabled, not retired; with ``active_only``
+    False, every feed in the database."""
+    where = _active() if active_only else ()
+    total = _count(session, *where)
+    unhealthy = _count(session, *where, col(Feed.healthy).is_(False))
     return total, unhealthy
 
 

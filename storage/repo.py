@@ -1,11 +1,16 @@
-"""Query functions. Each takes an open Session; the caller owns the transaction."""
+"""Query functions. Each takes an open Session; the caller owns the transaction.
+
+Storing an article is decided before it is written: the caller builds an
+:class:`ArticleIntent` (article, matches, story, alerts, events) and :func:`write_article`
+writes all of it in the caller's transaction.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func
 from sqlalchemy import insert as sa_insert
@@ -53,6 +58,51 @@ class NewArticle:
     seen_at: datetime
     feed_id: int | None = None
     duplicate_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class NewSeenEntry:
+    """The feed entry an article came from, marked seen when the article is stored."""
+
+    feed_id: int
+    entry_id: str
+    link: str
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What the database gave a written article: its ids, and its story's outlets."""
+
+    article_id: int
+    story_id: int
+    story_sources: tuple[str, ...]  # every outlet of the story, earliest first
+
+
+class PendingEvent(Protocol):
+    """An event about an article, whose payload names ids known only once it is written."""
+
+    @property
+    def type(self) -> str: ...
+
+    def payload(self, stored: StoredArticle) -> str: ...
+
+
+@dataclass(frozen=True)
+class ArticleIntent:
+    """Everything storing one article writes, decided before the write: the article and its
+    matches, the story it opens or joins, its outbox alerts and its events."""
+
+    article: NewArticle
+    matches: tuple[NewMatch, ...]
+    story_id: int | None  # the story the article joins; None: it opens a new one
+    alerts: tuple[NewAlert, ...] = ()
+    events: tuple[PendingEvent, ...] = ()
+    seen: NewSeenEntry | None = None
+
+    @property
+    def follow_up(self) -> bool:
+        """A copy that alerts again (it names news its story did not have)."""
+        return any(a.kind == "follow_up" for a in self.alerts)
 
 
 # --- feeds -------------------------------------------------------------------------------
@@ -171,6 +221,25 @@ def save_article(
     return article_id, story_id
 
 
+def write_article(session: Session, intent: ArticleIntent) -> StoredArticle:
+    """Write what :class:`ArticleIntent` says, events last (their payloads name the new ids)."""
+    article = intent.article
+    article_id, story_id = save_article(
+        session, article, intent.matches, story_id=intent.story_id, alerts=intent.alerts
+    )
+    if intent.seen is not None:
+        mark_entry_seen(session, intent.seen.feed_id, intent.seen.entry_id, intent.seen.link)
+    sources: tuple[str, ...]
+    if intent.story_id is None:  # a new story has one outlet: this article's
+        sources = (article.source,) if article.source else ()
+    else:
+        sources = tuple(story_sources(session, story_id))
+    stored = StoredArticle(article_id, story_id, sources)
+    for event in intent.events:
+        append_event(session, event.type, event.payload(stored), article.seen_at)
+    return stored
+
+
 def _insert_id(session: Session, table: type[SQLModel], values: dict[str, Any]) -> int:
     """INSERT one row and return its primary key (RETURNING on both backends)."""
     result = session.execute(sa_insert(table).values(**values).returning(table.id))  # type: ignore[attr-defined]
@@ -210,12 +279,6 @@ def due_alerts(
     if channel is not None:
         query = query.where(AlertRow.channel == channel)
     return session.exec(query.order_by(col(AlertRow.id)).limit(limit)).all()
-
-
-def alert_has_key(session: Session, key: str) -> bool:
-    return (
-        session.exec(select(AlertRow.id).where(AlertRow.idempotency_key == key)).first() is not None
-    )
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -275,3 +338,16 @@ def articles_after(
         IndexRow(int(r[0]), int(r[1] or 0), str(r[2]), str(r[3]), r[4], r[5])
         for r in session.execute(query)
     ]
+
+
+INDEX_PAGE = 5000  # rows per query when (re)building the dedup index
+
+
+def index_rows(session: Session, after_id: int, since: datetime) -> Iterator[IndexRow]:
+    """Every article above ``after_id`` seen since ``since``, page by page."""
+    while True:
+        rows = articles_after(session, after_id, since, limit=INDEX_PAGE)
+        yield from rows
+        if len(rows) < INDEX_PAGE:
+            return
+        after_id = rows[-1].id

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,24 @@ pytest_plugins = ["tests.dbfixtures"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _logging_state_is_restored() -> Iterator[None]:
+    """``setup_logging`` (called by ``pantau run`` in-process and by the logging tests) sets
+    the root logger's handlers and level and quiets httpx: global state that would leak into
+    whichever test runs next in the same worker. Every test ends with it as it found it."""
+    root, quiet = logging.getLogger(), logging.getLogger("httpx")
+    handlers, level, httpx_level = list(root.handlers), root.level, quiet.level
+    yield
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
+    for h in handlers:
+        if h not in root.handlers:
+            root.addHandler(h)
+    root.setLevel(level)
+    quiet.setLevel(httpx_level)
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def test_storage_benchmark_writes_to_sqlite_and_says_why_postgres_is_missing() -
 def test_daemon_benchmarks_poll_a_loopback_site_and_receive_alerts() -> None:
     polling = bench_polling.run("tiny")
     _figures_are_complete(polling)
-    statuses = polling.details["rounds"]["feedparser"][0]["statuses"]
+    statuses = polling.details["rounds"][0]["statuses"]
     assert statuses.get("not_modified", 0) > statuses.get("ok", 0) > 0
     alert = bench_alert.run("tiny")
     _figures_are_complete(alert)

@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from monitor.config import load_settings
 from monitor.daemon.runtime import load_matcher
 from monitor.errors import ExtractError, ParseError
-from monitor.extract.article import decode_html, extract_article
+from monitor.extract.article import extract_article
 from monitor.extract.furniture import strip_furniture
 from monitor.match.matcher import Matcher, matched_text
+from monitor.parse.decode import decode_html
 from monitor.parse.feed import parse_feed
 
 FEED_URL = "https://feeds.example.invalid/rss/"

@@ -1,36 +1,49 @@
-"""Alert channels: rendering alerts and digests, sending them, and flood control.
+"""The alert stage: rules, the durable outbox's delivery policy, flood control and digests,
+and the channels (console, Slack, email, webhook, JSON lines, Apprise) behind one interface.
 
-The durable outbox (rows, retry scheduling, idempotency) lives in storage/ and the pipeline;
-this package is the pure formatting plus thin senders it calls.
+Rows live in storage/; this package decides what to send, when, and sends it.
 """
 
 from monitor.alert.channels import Channel, build_channel, test_channel, test_message
-from monitor.alert.console import ConsoleChannel
-from monitor.alert.email import EmailChannel, build_email
+from monitor.alert.digest import DigestSchedule
 from monitor.alert.flood import FloodGate, FloodPolicy, QuietHours, make_digest
-from monitor.alert.message import AlertMessage, DigestMessage, plain_text, subject
-from monitor.alert.retry import deliver_with_retry
-from monitor.alert.slack import SlackChannel
-from monitor.alert.webhook import WebhookChannel, to_payload
+from monitor.alert.message import AlertMessage, DigestMessage, emphasise, format_wib, subject
+from monitor.alert.outbox import (
+    DeliveryPolicy,
+    DeliveryReport,
+    Outbox,
+    alert_payload,
+    failed_alerts,
+    retry_failed,
+)
+from monitor.alert.rules import AlertRule, matching_rules
+from monitor.alert.sinks import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, RotatingJsonl, RotationPolicy
 
 __all__ = [
+    "DEFAULT_BACKUPS",
+    "DEFAULT_MAX_BYTES",
     "AlertMessage",
+    "AlertRule",
     "Channel",
-    "ConsoleChannel",
+    "DeliveryPolicy",
+    "DeliveryReport",
     "DigestMessage",
-    "EmailChannel",
+    "DigestSchedule",
     "FloodGate",
     "FloodPolicy",
+    "Outbox",
     "QuietHours",
-    "SlackChannel",
-    "WebhookChannel",
+    "RotatingJsonl",
+    "RotationPolicy",
+    "alert_payload",
     "build_channel",
-    "build_email",
-    "deliver_with_retry",
+    "emphasise",
+    "failed_alerts",
+    "format_wib",
     "make_digest",
-    "plain_text",
+    "matching_rules",
+    "retry_failed",
     "subject",
     "test_channel",
     "test_message",
-    "to_payload",
 ]

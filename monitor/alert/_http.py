@@ -13,13 +13,13 @@ import socket
 import ssl
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from monitor.errors import AlertDeliveryError
+from monitor.errors import AlertDeliveryError, error_chain
+from monitor.fetch import parse_retry_after
 
 
 def redact_url(url: str) -> str:
@@ -31,38 +31,9 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme or 'http'}://{host}/…"
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date); None if absent/garbled."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
 def describe_network_error(exc: BaseException, where: str) -> tuple[str, bool]:
     """(plain-words reason, transient) for a failure to reach ``where``."""
-    chain = _causes(exc)
+    chain = error_chain(exc)
     text = " ".join(str(e) for e in chain).lower()
     if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or (
         "certificate verify failed" in text
@@ -171,7 +142,7 @@ def status_error(
         detail = detail.replace(secret, "…")
     detail = detail[:200]
     detail = f": {detail}" if detail else ""
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
     if status == 429:
         wait = f", retry after {retry_after:g}s" if retry_after is not None else ""
         return AlertDeliveryError(

@@ -72,14 +72,14 @@ class _Table:
     def fail(self, key: str, reason: str) -> ConfigError:
         return ConfigError(f"alert channel {self.name!r}: {key}: {reason}", transient=False)
 
-    def text(self, key: str, default: str | None = None) -> str | None:
+    def string(self, key: str, default: str | None = None) -> str | None:
         value = self.options.get(key, default)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise self.fail(key, "must be a non-empty string")
         return value
 
-    def required_text(self, key: str) -> str:
-        value = self.text(key)
+    def required_string(self, key: str) -> str:
+        value = self.string(key)
         if value is None:
             raise self.fail(key, "is required")
         return value
@@ -96,7 +96,7 @@ class _Table:
             raise self.fail(key, "must be true or false")
         return value
 
-    def texts(self, key: str) -> tuple[str, ...]:
+    def strings(self, key: str) -> tuple[str, ...]:
         value = self.options.get(key)
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, list | tuple) or not values:
@@ -128,7 +128,7 @@ def _check_keys(table: _Table, kind: str) -> None:
 
 def _email(table: _Table) -> EmailChannel:
     choices: dict[str | None, Security] = {"starttls": "starttls", "tls": "tls", "none": "none"}
-    security = choices.get(table.text("security", "starttls"))
+    security = choices.get(table.string("security", "starttls"))
     if security is None:
         raise table.fail("security", "must be one of starttls, tls, none")
     port = table.options.get("port", _DEFAULT_PORTS[security])
@@ -136,17 +136,17 @@ def _email(table: _Table) -> EmailChannel:
         raise table.fail("port", "must be a port number (1-65535)")
     return EmailChannel(
         table.name,
-        host=table.required_text("host"),
+        host=table.required_string("host"),
         port=port,
-        sender=table.required_text("sender"),
-        recipients=table.texts("recipients"),
-        username=table.text("username"),
-        password=table.text("password"),
+        sender=table.required_string("sender"),
+        recipients=table.strings("recipients"),
+        username=table.string("username"),
+        password=table.string("password"),
         security=security,
         timeout=table.number("timeout", 20),
-        list_unsubscribe=table.text("list_unsubscribe"),
+        list_unsubscribe=table.string("list_unsubscribe"),
         tls_verify=table.flag("tls_verify", True),
-        cafile=table.text("cafile"),
+        cafile=table.string("cafile"),
     )
 
 
@@ -157,7 +157,7 @@ def _jsonl(table: _Table) -> JsonlChannel:
     backups = table.options.get("backups", DEFAULT_BACKUPS)
     if isinstance(backups, bool) or not isinstance(backups, int) or backups < 0:
         raise table.fail("backups", "must be a whole number, 0 or more")
-    path = Path(table.required_text("path")).expanduser()
+    path = Path(table.required_string("path")).expanduser()
     return JsonlChannel(table.name, path, RotationPolicy(max_bytes=max_bytes, backups=backups))
 
 
@@ -183,12 +183,12 @@ def build_channel(
     try:
         if kind == "slack":
             return SlackChannel(
-                name, table.required_text("webhook_url"), timeout=table.number("timeout", 10)
+                name, table.required_string("webhook_url"), timeout=table.number("timeout", 10)
             )
         if kind == "webhook":
             return WebhookChannel(
                 name,
-                table.required_text("url"),
+                table.required_string("url"),
                 headers=table.mapping("headers"),
                 timeout=table.number("timeout", 10),
             )

@@ -10,49 +10,16 @@ channel's flood budget, and nothing beyond the budget is sent: it waits for the 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.alert.flood import FloodGate, QuietHours, digest_title, make_digest
-from monitor.alert.message import WIB, AlertMessage, DigestMessage
+from monitor.alert.message import AlertMessage, DigestMessage
+from monitor.timeofday import WIB
 
-_CLOCK = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 _PERIOD = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
-
-
-def parse_clock(text: str) -> time:
-    """'07:00' -> time(7, 0); raises ValueError with an operator-readable reason."""
-    m = _CLOCK.match(text)
-    if m is None:
-        raise ValueError(f"{text!r} is not a time of day like '07:00' (24-hour HH:MM)")
-    return time(int(m.group(1)), int(m.group(2)))
-
-
-def parse_zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{name!r} is not a known time zone (e.g. 'Asia/Jakarta')") from exc
-
-
-def parse_quiet_hours(text: str, tz: str = "Asia/Jakarta") -> QuietHours | None:
-    """'22:00-06:00' -> QuietHours in ``tz``; '' -> None. Raises ValueError when malformed."""
-    if not text.strip():
-        return None
-    start, sep, end = text.partition("-")
-    if not sep:
-        raise ValueError(f"{text!r} is not a window like '22:00-06:00'")
-    try:
-        window = QuietHours(parse_clock(start), parse_clock(end), parse_zone(tz))
-    except ValueError as exc:
-        raise ValueError(f"{text!r} is not a window like '22:00-06:00': {exc}") from exc
-    if window.start == window.end:
-        raise ValueError(f"{text!r} starts and ends at the same time; leave it empty for none")
-    return window
 
 
 @dataclass(frozen=True)

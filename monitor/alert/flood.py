@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
-from monitor.alert.message import WIB, AlertMessage, DigestMessage
+from monitor.alert.message import AlertMessage, DigestMessage
+from monitor.timeofday import WIB
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 from monitor.models import ActorMention, TopicScore
+from monitor.timeofday import WIB
 
-WIB = ZoneInfo("Asia/Jakarta")
 MAX_SNIPPETS = 3
 
 
@@ -60,7 +59,7 @@ def format_wib(when: datetime | None) -> str:
     if when is None:
         return "time unknown"
     if when.tzinfo is None:
-        when = when.replace(tzinfo=ZoneInfo("UTC"))
+        when = when.replace(tzinfo=UTC)
     return when.astimezone(WIB).strftime("%d %b %Y %H:%M WIB")
 
 

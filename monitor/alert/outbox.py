@@ -16,23 +16,25 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from monitor import events
 from monitor.alert.digest import DigestSchedule, Pending, hold_until, plan_round
 from monitor.alert.flood import FloodGate, FloodPolicy, QuietHours
 from monitor.alert.message import AlertMessage, DigestMessage
+from monitor.backoff import backoff_delay
 from monitor.errors import AlertDeliveryError
 from monitor.metrics import Metrics
 from monitor.models import ActorMention, MatchResult, Span, TermHit, TopicScore
+from storage import outbox as outbox_rows
 from storage import repo
-from storage.engine import session_scope
+from storage.engine import Transaction, session_scope
 from storage.locks import try_exclusive
 from storage.tables import AlertRow
 
@@ -122,15 +124,6 @@ def message_from_row(row: AlertRow, also_reported_by: Sequence[str] = ()) -> Ale
     )
 
 
-class Sender:
-    """What the outbox needs of a channel (monitor.alert's channels satisfy it)."""
-
-    name: str
-
-    async def send(self, message: AlertMessage | DigestMessage) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-
 @dataclass(frozen=True)
 class DeliveryPolicy:
     flood: FloodPolicy = field(default_factory=lambda: FloodPolicy(20, 600.0))
@@ -151,8 +144,14 @@ class DeliveryReport:
 
 
 def retry_delay(attempts: int, policy: DeliveryPolicy, retry_after: float | None) -> float:
-    backoff = min(policy.retry_max, policy.retry_base * 2.0 ** max(0, attempts - 1))
-    return float(max(backoff, retry_after or 0.0))
+    # A channel's Retry-After is believed however long: give_up_after bounds the wait.
+    return backoff_delay(
+        attempts,
+        base=policy.retry_base,
+        cap=policy.retry_max,
+        retry_after=retry_after,
+        retry_after_cap=math.inf,
+    )
 
 
 class Outbox:
@@ -165,6 +164,7 @@ class Outbox:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         notifier: events.EventNotifier | None = None,
         digests: Mapping[str, DigestSchedule] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
         self.notifier = notifier  # woken after each commit that wrote alert events
@@ -172,7 +172,7 @@ class Outbox:
         self.policies = dict(policies or {})
         self.clock = clock
         self.digests = dict(digests or {})  # rule name -> when its held alerts go out
-        self.metrics: Metrics | None = None  # set by the daemon: alerts by channel and status
+        self.metrics = metrics  # the daemon's: alerts by channel and status
 
     def _count(self, rows: Sequence[AlertRow], status: str) -> None:
         if self.metrics is not None:
@@ -233,16 +233,12 @@ class Outbox:
                     await self._deliver_channel(name, rows, now, report)
         return report
 
-    def _sent_times(self, session: Session, channel: str, since: datetime) -> list[datetime]:
-        stamps = session.exec(
-            select(AlertRow.sent_at, AlertRow.status).where(
-                AlertRow.channel == channel,
-                col(AlertRow.sent_at) >= since,
-                col(AlertRow.status).in_(["sent", "digested"]),
-            )
-        ).all()
-        times = [t for t, s in stamps if t is not None and s == "sent"]
-        times += sorted({t for t, s in stamps if t is not None and s == "digested"})
+    def _sent_times(self, session: Transaction, channel: str, since: datetime) -> list[datetime]:
+        """When ``channel`` sent messages since ``since``: a digest's rows share one stamp and
+        count once against the flood budget."""
+        stamps = outbox_rows.delivery_stamps(session, channel, since)
+        times = [t for t, s in stamps if s == "sent"]
+        times += sorted({t for t, s in stamps if s == "digested"})
         return times
 
     async def _deliver_channel(
@@ -297,14 +293,9 @@ class Outbox:
     def _mark(self, rows: Sequence[AlertRow], *, status: str, sent_at: datetime) -> None:
         with session_scope(self.engine) as session:
             for row in rows:
-                db_row = session.get(AlertRow, row.id)
-                if db_row is None:
-                    continue
-                db_row.status = status
-                db_row.sent_at = sent_at
-                db_row.attempts += 1
-                db_row.last_error = None
-                _append_alert_event(session, db_row, status=status)
+                db_row = outbox_rows.mark_delivered(session, row.id, status=status, sent_at=sent_at)
+                if db_row is not None:
+                    _append_alert_event(session, db_row, status=status)
         self._notify()
 
     def _notify(self) -> None:
@@ -313,20 +304,15 @@ class Outbox:
 
     def _postpone(self, rows: Sequence[AlertRow], until: datetime) -> None:
         with session_scope(self.engine) as session:
-            for row in rows:
-                db_row = session.get(AlertRow, row.id)
-                if db_row is not None:
-                    db_row.next_attempt_at = until
+            outbox_rows.postpone(session, [row.id for row in rows], until)
 
     def _fail(
         self, rows: Sequence[AlertRow], error: str, now: datetime, report: DeliveryReport
     ) -> None:
         with session_scope(self.engine) as session:
             for row in rows:
-                db_row = session.get(AlertRow, row.id)
+                db_row = outbox_rows.mark_failed(session, row.id, error)
                 if db_row is not None:
-                    db_row.status = "failed"
-                    db_row.last_error = error
                     _append_alert_event(session, db_row, error=error)
         self._notify()
         report.failed += len(rows)
@@ -353,16 +339,17 @@ class Outbox:
             reason = exc.message if not exc.transient else f"gave up: {exc.message}"
             self._fail(give_up, reason, now, report)
         if retry:
+
+            def next_attempt_at(attempts: int) -> datetime:
+                return now + timedelta(seconds=retry_delay(attempts, policy, exc.retry_after))
+
             with session_scope(self.engine) as session:
                 for row in retry:
-                    db_row = session.get(AlertRow, row.id)
-                    if db_row is None:
-                        continue
-                    db_row.attempts += 1
-                    delay = retry_delay(db_row.attempts, policy, exc.retry_after)
-                    db_row.next_attempt_at = now + timedelta(seconds=delay)
-                    db_row.last_error = exc.message
-                    _append_alert_event(session, db_row, error=exc.message, final=False)
+                    db_row = outbox_rows.retry_later(
+                        session, row.id, error=exc.message, next_attempt_at=next_attempt_at
+                    )
+                    if db_row is not None:
+                        _append_alert_event(session, db_row, error=exc.message, final=False)
             self._notify()
             report.retried += len(retry)
             self._count(retry, "retried")
@@ -370,7 +357,7 @@ class Outbox:
 
 
 def _append_alert_event(
-    session: Session,
+    session: Transaction,
     row: AlertRow,
     *,
     status: str = "",
@@ -406,19 +393,10 @@ def _append_alert_event(
 
 def failed_alerts(engine: Engine) -> list[AlertRow]:
     with session_scope(engine) as session:
-        return list(
-            session.exec(
-                select(AlertRow).where(AlertRow.status == "failed").order_by(col(AlertRow.id))
-            ).all()
-        )
+        return outbox_rows.failed_alerts(session)
 
 
 def retry_failed(engine: Engine, now: datetime) -> int:
     """Put failed alerts back in the queue (``pantau alerts retry``)."""
     with session_scope(engine) as session:
-        rows = session.exec(select(AlertRow).where(AlertRow.status == "failed")).all()
-        for row in rows:
-            row.status = "pending"
-            row.next_attempt_at = now
-            row.created_at = now  # restart the give-up clock
-        return len(rows)
+        return outbox_rows.requeue_failed(session, now)

@@ -14,14 +14,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.alert.channels import Channel, test_channel
-from monitor.alert.message import WIB
-from monitor.alert.outbox import failed_alerts, retry_failed
+from monitor.alert import Channel, failed_alerts, retry_failed, test_channel
 from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, JsonOption, cli_errors, print_json
 from monitor.cli.status import settings_for
-from monitor.daemon.runtime import build_channels, open_engine
+from monitor.daemon import build_channels, open_engine
 from monitor.errors import AlertDeliveryError
+from monitor.timeofday import WIB
 from storage import overview
 from storage.engine import session_scope
 

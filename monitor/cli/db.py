@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from monitor.cli import app
 from monitor.cli.common import (
@@ -22,8 +21,8 @@ from monitor.cli.common import (
     settings_from,
 )
 from monitor.config import Settings
-from monitor.daemon.runtime import open_engine
-from monitor.errors import StorageError
+from monitor.daemon import open_engine
+from monitor.errors import StorageError, UnavailableError
 from storage import migrate, retention
 from storage.engine import make_engine, session_scope
 
@@ -41,9 +40,10 @@ def _revision_before(settings: Settings) -> str | None:
     engine = make_engine(settings.database_url)
     try:
         return migrate.current_revision(engine)
-    except OperationalError as exc:
+    except UnavailableError as exc:
         raise StorageError(
-            f"cannot open the database {shown_url(settings.database_url)}: {exc.orig}"
+            f"cannot open the database {shown_url(settings.database_url)}: {exc.detail}",
+            transient=exc.transient,
         ) from exc
     finally:
         engine.dispose()

@@ -11,7 +11,7 @@ import typer
 from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, cli_errors, err_console, settings_from
 from monitor.cli.search import SinceOption, parse_since
-from monitor.daemon.runtime import open_engine
+from monitor.daemon import open_engine
 from monitor.errors import PantauError
 from storage.engine import session_scope
 from storage.export import match_rows, write_csv, write_jsonl

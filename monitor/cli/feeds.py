@@ -23,22 +23,19 @@ from monitor.cli.common import (
     setup_logging,
 )
 from monitor.config import Settings
-from monitor.daemon.feeds import (
-    FeedSpec,
+from monitor.daemon import (
     add_feed,
-    check_feed_url,
     feeds_file_path,
+    fetch_policy,
     load_feeds_file,
-    parse_opml,
-    render_opml,
+    open_engine,
     sync_feeds,
     zone_for,
 )
-from monitor.daemon.runtime import fetch_policy, open_engine
 from monitor.errors import ConfigError
-from monitor.fetch.client import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age
-from monitor.models import FetchResult, ParsedFeed
-from monitor.parse.feed import parse_feed
+from monitor.fetch import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age, validators
+from monitor.models import FeedSpec, FetchResult, ParsedFeed
+from monitor.parse import check_feed_url, parse_feed, parse_opml, render_opml
 from storage import feed_state, repo
 from storage.engine import session_scope
 from storage.tables import Feed
@@ -112,17 +109,14 @@ def add_command(
         settings = settings_from(config, db)
         spec = FeedSpec(url=check_feed_url(url, "feed"), name=name, interval=interval)
         engine = _engine(settings)
+        now = datetime.now(UTC)
         with session_scope(engine) as session:
             feed, created = add_feed(
-                session,
-                spec,
-                default_interval=settings.schedule.default_interval,
-                now=datetime.now(UTC),
+                session, spec, default_interval=settings.schedule.default_interval, now=now
             )
-            if not created and feed.retired:
-                feed.retired = False  # re-adding brings a retired (410) feed back
-                feed.healthy, feed.unhealthy_reason = True, None
-                feed.next_poll_at = datetime.now(UTC)
+            if not created and feed.retired:  # re-adding brings a retired (410) feed back
+                assert feed.id is not None
+                feed_state.reinstate(session, feed.id, now)
                 created = True
         engine.dispose()
     typer.echo(f"{'added' if created else 'already watched'}: {spec.url}")
@@ -253,13 +247,14 @@ async def _fetch_one(settings: Settings, url: str) -> FetchResult:
 
 
 def check_report(result: FetchResult, parsed: ParsedFeed) -> dict[str, Any]:
+    etag, last_modified = validators(result.headers)
     return {
         "url": result.url,
         "final_url": result.final_url,
         "status": result.status,
         "content_type": result.headers.get("content-type"),
-        "etag": result.headers.get("etag"),
-        "last_modified": result.headers.get("last-modified"),
+        "etag": etag,
+        "last_modified": last_modified,
         "cache_max_age": parse_max_age(result.headers.get("cache-control")),
         "bytes": len(result.content),
         "title": parsed.title,

@@ -14,9 +14,10 @@ from rich.table import Table
 
 from monitor.cli import app
 from monitor.errors import PantauError
-from monitor.extract.article import decode_html, extract_article
-from monitor.match.matcher import Lexicon, Matcher
+from monitor.extract import extract_article
+from monitor.match import Lexicon, Matcher
 from monitor.models import MatchResult
+from monitor.parse import decode_html
 from monitor.paths import default_config_dir
 
 _HTML_SUFFIXES = {".html", ".htm", ".xhtml"}

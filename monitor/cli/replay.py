@@ -20,7 +20,7 @@ from monitor.cli.common import (
     settings_from,
     setup_logging,
 )
-from monitor.demo.replay import ReplayItem, ReplayReport, item_json, run_replay
+from monitor.demo import ReplayItem, ReplayReport, item_json, run_replay
 from monitor.paths import default_seeds_dir
 
 

@@ -12,9 +12,8 @@ import typer
 
 from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, cli_errors, settings_from
-from monitor.daemon.logs import RedactingFilter, configured_secrets, setup_logging
-from monitor.daemon.notify import Notifier
-from monitor.daemon.service import run_daemon
+from monitor.daemon import Notifier, RedactingFilter, run_daemon, setup_logging
+from monitor.secrets import configured_secrets
 
 
 def _setup_daemon_logging(verbose: bool) -> RedactingFilter:

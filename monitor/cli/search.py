@@ -19,7 +19,7 @@ from monitor.cli.common import (
     print_json,
     settings_from,
 )
-from monitor.daemon.runtime import open_engine
+from monitor.daemon import open_engine
 from storage.engine import session_scope
 from storage.search import MARK_CLOSE, MARK_OPEN, SearchHit, query_phrases, search
 

@@ -12,17 +12,21 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from monitor.alert.channels import Channel
-from monitor.alert.message import WIB
+from monitor.alert import Channel
 from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, cli_errors, print_json
 from monitor.config import Settings, load_settings
-from monitor.daemon.feeds import feeds_file_path, load_feeds_file
-from monitor.daemon.logs import Redactor
-from monitor.daemon.runtime import build_channels, load_matcher, open_engine
+from monitor.daemon import (
+    Redactor,
+    build_channels,
+    feeds_file_path,
+    load_feeds_file,
+    load_matcher,
+    open_engine,
+)
 from monitor.errors import PantauError
-from monitor.web.app import day_start
-from monitor.web.dashboard import ago, fmt_time
+from monitor.timeofday import WIB
+from monitor.web import ago, day_start, fmt_time
 from storage import overview
 from storage.engine import session_scope
 

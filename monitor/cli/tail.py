@@ -23,15 +23,20 @@ import typer
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from monitor import events
-from monitor.alert.message import WIB, format_wib
-from monitor.alert.sinks import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, RotatingJsonl, RotationPolicy
+from monitor.alert import (
+    DEFAULT_BACKUPS,
+    DEFAULT_MAX_BYTES,
+    RotatingJsonl,
+    RotationPolicy,
+    format_wib,
+)
 from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, cli_errors, settings_from, setup_logging
-from monitor.errors import StorageError
+from monitor.errors import QueryError, StorageError, UnavailableError
 from monitor.events import Cursor, EventFilter, StoredEvent
+from monitor.timeofday import WIB
 from storage.engine import make_engine, session_scope
 from storage.types import utcnow
 
@@ -213,10 +218,11 @@ def tail_command(
         try:
             cursor = starting_cursor(engine, flt, since=start, backlog=lines, emit=emit)
             tail_events(engine, flt, cursor, follow=follow, interval=interval, emit=emit)
-        except (OperationalError, ProgrammingError) as exc:
+        except (UnavailableError, QueryError) as exc:
             raise StorageError(
-                f"cannot read events from {settings.database_url}: {exc.orig} "
-                "(is this a Pantau database, upgraded to the current schema?)"
+                f"cannot read events from {settings.database_url}: {exc.detail} "
+                "(is this a Pantau database, upgraded to the current schema?)",
+                transient=exc.transient,
             ) from exc
         finally:
             engine.dispose()

@@ -1,4 +1,4 @@
-"""The feed list: ``feeds.toml``, OPML import/export, and keeping the database in step.
+"""The feed list: ``feeds.toml`` and keeping the database in step (OPML: ``parse.opml``).
 
 Feeds come from two places: the feeds file (``[[feed]]`` tables, managed by the operator's
 editor) and ``pantau feeds add`` (straight into the database). Syncing adds file feeds that
@@ -9,67 +9,38 @@ from the command line are left alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from xml.etree import ElementTree
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from sqlmodel import Session
 
 from monitor.config import Settings, read_toml
-from monitor.dedup.urls import source_of
+from monitor.dedup import source_of
 from monitor.errors import ConfigError
-from monitor.parse.dates import WIB, WIT, WITA
+from monitor.models import FeedSpec
+from monitor.parse import check_feed_url
 from monitor.paths import default_config_dir
-from storage.feed_state import feed_by_url
+from monitor.timeofday import WIB, parse_zone
+from storage.engine import Transaction
+from storage.feed_state import feed_by_url, save_feed
 from storage.tables import Feed
 
 _FEED_KEYS = frozenset({"url", "name", "interval", "tz", "enabled"})
-_ZONES: dict[str, tzinfo] = {"wib": WIB, "wita": WITA, "wit": WIT, "utc": UTC}
 _UNSAFE_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class FeedSpec:
-    """One feed as the operator describes it."""
-
-    url: str
-    name: str = ""
-    interval: float | None = None
-    tz: str | None = None
-    enabled: bool = True
 
 
 # --- validation ------------------------------------------------------------------------------
 
 
-def check_feed_url(url: str, where: str) -> str:
-    """An absolute http(s) URL with a host, or ConfigError saying what is wrong."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{where}: url: {url!r} is not an absolute http(s) URL")
-    return url
-
-
 def zone_for(name: str | None, where: str = "feed") -> tzinfo:
-    """WIB/WITA/WIT/UTC or an IANA zone name ("Asia/Makassar"); None means WIB."""
+    """A feed's ``tz`` read by :func:`monitor.timeofday.parse_zone`; None means WIB."""
     if not name:
         return WIB
-    known = _ZONES.get(name.strip().lower())
-    if known is not None:
-        return known
     try:
-        return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(
-            f"{where}: tz: unknown time zone {name!r} (use WIB, WITA, WIT or an IANA name "
-            "such as Asia/Jakarta)"
-        ) from exc
+        return parse_zone(name)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: tz: {exc}") from exc
 
 
 def _spec(raw: Any, where: str) -> FeedSpec:
@@ -152,7 +123,7 @@ class SyncReport:
 
 
 def add_feed(
-    session: Session, spec: FeedSpec, *, default_interval: float, now: datetime
+    session: Transaction, spec: FeedSpec, *, default_interval: float, now: datetime
 ) -> tuple[Feed, bool]:
     """Insert a feed (due at once) or return the existing one; (feed, created)."""
     existing = feed_by_url(session, spec.url)
@@ -168,9 +139,7 @@ def add_feed(
         next_poll_at=now,
         created_at=now,
     )
-    session.add(feed)
-    session.flush()
-    return feed, True
+    return save_feed(session, feed), True
 
 
 def _update(feed: Feed, spec: FeedSpec) -> bool:
@@ -190,7 +159,7 @@ def _update(feed: Feed, spec: FeedSpec) -> bool:
 
 
 def sync_feeds(
-    session: Session, specs: Iterable[FeedSpec], *, default_interval: float, now: datetime
+    session: Transaction, specs: Iterable[FeedSpec], *, default_interval: float, now: datetime
 ) -> SyncReport:
     """Bring the database in step with the feeds file (never deletes a feed)."""
     added: list[str] = []
@@ -200,57 +169,6 @@ def sync_feeds(
         if created:
             added.append(spec.url)
         elif _update(feed, spec):
+            save_feed(session, feed)
             updated.append(spec.url)
-    session.flush()
     return SyncReport(tuple(added), tuple(updated))
-
-
-# --- OPML ----------------------------------------------------------------------------------
-
-
-def parse_opml(data: bytes, source: str) -> list[FeedSpec]:
-    """Feeds of an OPML document (every ``outline`` with an ``xmlUrl``, at any depth).
-
-    The stdlib parser expands internal entities, so any DOCTYPE or ENTITY declaration is
-    refused before parsing ("billion laughs"); OPML never needs one.
-    """
-    if _UNSAFE_XML.search(data):
-        raise ConfigError(
-            f"{source}: refused: the OPML declares a DOCTYPE or entities, which Pantau does "
-            "not expand (remove the <!DOCTYPE ...> line)"
-        )
-    try:
-        root = ElementTree.fromstring(data)
-    except ElementTree.ParseError as exc:
-        raise ConfigError(f"{source}: not valid OPML/XML: {exc}") from exc
-    if root.tag.lower() != "opml":
-        raise ConfigError(f"{source}: not OPML (the root element is <{root.tag}>)")
-    specs: list[FeedSpec] = []
-    urls: set[str] = set()
-    for i, outline in enumerate(root.iter("outline")):
-        url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
-        if not url:
-            continue  # a folder
-        url = check_feed_url(url, f"{source}: outline {i + 1}")
-        if url in urls:
-            continue
-        urls.add(url)
-        name = (outline.get("title") or outline.get("text") or "").strip()
-        specs.append(FeedSpec(url=url, name=name))
-    return specs
-
-
-def render_opml(feeds: Sequence[Feed], *, title: str = "Pantau feeds") -> str:
-    root = ElementTree.Element("opml", version="2.0")
-    head = ElementTree.SubElement(root, "head")
-    ElementTree.SubElement(head, "title").text = title
-    body = ElementTree.SubElement(root, "body")
-    for feed in feeds:
-        name = feed.name or feed.url
-        ElementTree.SubElement(body, "outline", type="rss", text=name, title=name, xmlUrl=feed.url)
-    ElementTree.indent(root)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        + ElementTree.tostring(root, encoding="unicode")
-        + "\n"
-    )

@@ -16,11 +16,8 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
-
-from monitor.config import ChannelSettings
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter "secrets" would mask ordinary words all over the log
@@ -184,31 +181,9 @@ def setup_logging(
     return redacting
 
 
-def configured_secrets(channels: Iterable[ChannelSettings], env: Mapping[str, str]) -> list[str]:
-    """The secret values the channels' ``*_env`` / ``*_credential`` keys point at (missing ones
-    are skipped: start-up reports those)."""
-    found: list[str] = []
-    for ch in channels:
-        for key, ref in ch.options.items():
-            if key.endswith("_env"):
-                value = env.get(str(ref))
-            elif key.endswith("_credential") and env.get("CREDENTIALS_DIRECTORY"):
-                try:
-                    path = Path(env["CREDENTIALS_DIRECTORY"]) / str(ref)
-                    value = path.read_text(encoding="utf-8").strip()
-                except OSError:
-                    value = None
-            else:
-                continue
-            if value:
-                found.append(value)
-    return found
-
-
 __all__ = [
     "JSONFormatter",
     "RedactingFilter",
     "Redactor",
-    "configured_secrets",
     "setup_logging",
 ]

@@ -116,9 +116,6 @@ class Notifier:
             lines.append(f"STATUS={status_text(status)}")
         return self.send(*lines)
 
-    def reloading(self) -> bool:
-        return self.send("RELOADING=1")
-
     def status(self, text: str) -> bool:
         return self.send(f"STATUS={status_text(text)}")
 

@@ -26,9 +26,9 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal, Protocol
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from monitor import events
+from monitor.backoff import backoff_delay
 from monitor.config import ScheduleSettings
 from monitor.daemon.feeds import zone_for
 from monitor.daemon.pipeline import ArticleOutcome
@@ -36,7 +36,6 @@ from monitor.daemon.schedule import (
     Health,
     Limits,
     Staleness,
-    backoff_delay,
     health_verdict,
     human_duration,
     jittered,
@@ -46,13 +45,14 @@ from monitor.daemon.schedule import (
     transition,
 )
 from monitor.errors import ConfigError, FetchError, HTTPStatusError, PantauError, ParseError
-from monitor.fetch.client import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age
+from monitor.fetch import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age, validators
 from monitor.metrics import Metrics
 from monitor.models import FeedEntry, FetchResult, ParsedFeed
-from monitor.parse.dates import WIB
-from monitor.parse.fast import parse_feed_fast as parse_feed
+from monitor.parse import parse_feed
+from monitor.timeofday import WIB
 from storage import feed_state, repo
-from storage.engine import session_scope
+from storage.engine import Transaction, session_scope
+from storage.feed_state import PollRecord, PollSuccess
 from storage.tables import Feed
 
 log = logging.getLogger(__name__)
@@ -181,11 +181,17 @@ class Poller:
             self.limits,
             max_age=parse_max_age(result.headers.get("cache-control")),
         )
-        state: dict[str, Any] = {
-            "etag": result.headers.get("etag") or feed.etag,
-            "last_modified": result.headers.get("last-modified") or feed.last_modified,
-        }
-        return self._succeeded(feed, started, interval, state, status, new=0)
+        etag, last_modified = validators(result.headers)
+        return self._succeeded(
+            feed,
+            started,
+            interval,
+            status,
+            etag=etag or feed.etag,
+            last_modified=last_modified or feed.last_modified,
+            body_hash=feed.body_hash,  # unchanged, or not sent again (304)
+            new=0,
+        )
 
     async def _process(
         self,
@@ -216,17 +222,15 @@ class Poller:
         )
         # An entry left for a retry must be seen again: forget the validators and the body
         # hash, or an unchanged feed would never be parsed again.
-        state: dict[str, Any] = {
-            "etag": None if retries else result.headers.get("etag"),
-            "last_modified": None if retries else result.headers.get("last-modified"),
-            "body_hash": None if retries else digest,
-        }
+        etag, last_modified = validators(result.headers)
         outcome = self._succeeded(
             feed,
             started,
             interval,
-            state,
             "ok",
+            etag=None if retries else etag,
+            last_modified=None if retries else last_modified,
+            body_hash=None if retries else digest,
             new=len(todo),
             entries=len(entries),
             stored=sum(1 for o in outcomes if o.status == "stored"),
@@ -266,9 +270,11 @@ class Poller:
         feed: Feed,
         started: datetime,
         interval: float,
-        state: dict[str, Any],
         status: PollStatus,
         *,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
         new: int,
         **counts: Any,
     ) -> PollOutcome:
@@ -284,18 +290,25 @@ class Poller:
                 self._staleness(feed, now),
                 unhealthy_after=self.schedule.unhealthy_after_failures,
             )
-        state.update(
-            interval_seconds=max(1, round(interval)),
+        next_at = now + timedelta(seconds=jittered(interval, self.schedule.jitter, self.rng))
+        record = PollRecord(
+            next_poll_at=next_at,
             last_polled_at=started,
-            last_success_at=now,
-            last_new_item_at=last_new,
+            polls=feed.polls + 1,
+            interval_seconds=max(1, round(interval)),
             consecutive_failures=0,
             last_error=None,
-            initial_poll_done=True,
-            polls=feed.polls + 1,
+            healthy=health.healthy,
+            unhealthy_reason=health.reason,
+            success=PollSuccess(
+                at=now,
+                last_new_item_at=last_new,
+                etag=etag,
+                last_modified=last_modified,
+                body_hash=body_hash,
+            ),
         )
-        next_at = now + timedelta(seconds=jittered(interval, self.schedule.jitter, self.rng))
-        return self._finish(feed, next_at, state, health, status, new=new, **counts)
+        return self._finish(feed, record, status, new=new, **counts)
 
     def _staleness(self, feed: Feed, now: datetime) -> Staleness:
         assert feed.id is not None
@@ -336,17 +349,19 @@ class Poller:
             )
         else:  # too early to call it: keep whatever the feed was
             health = Health(feed.healthy, feed.unhealthy_reason)
-        state: dict[str, Any] = {
-            "interval_seconds": max(1, round(interval)),
-            "last_polled_at": started,
-            "consecutive_failures": failures,
-            "last_error": exc.message,
-            "polls": feed.polls + 1,
-        }
         # Jitter only lengthens a back-off: Retry-After is a lower bound.
         spread = abs(jittered(delay, self.schedule.jitter, self.rng) - delay)
-        next_at = now + timedelta(seconds=delay + spread)
-        return self._finish(feed, next_at, state, health, "error", error=exc.message)
+        record = PollRecord(
+            next_poll_at=now + timedelta(seconds=delay + spread),
+            last_polled_at=started,
+            polls=feed.polls + 1,
+            interval_seconds=max(1, round(interval)),
+            consecutive_failures=failures,
+            last_error=exc.message,
+            healthy=health.healthy,
+            unhealthy_reason=health.reason,
+        )
+        return self._finish(feed, record, "error", error=exc.message)
 
     def _retire(
         self, feed: Feed, started: datetime, now: datetime, exc: PantauError
@@ -357,25 +372,25 @@ class Poller:
             "(pantau feeds remove) or, if it comes back, add it again.",
             feed.url,
         )
-        state: dict[str, Any] = {
-            "retired": True,
-            "last_polled_at": started,
-            "last_error": exc.message,
-            "consecutive_failures": feed.consecutive_failures + 1,
-            "polls": feed.polls + 1,
-        }
-        return self._finish(
-            feed, now, state, Health(False, reason), "retired", error=exc.message, event="retired"
+        record = PollRecord(
+            next_poll_at=now,
+            last_polled_at=started,
+            polls=feed.polls + 1,
+            interval_seconds=feed.interval_seconds,
+            consecutive_failures=feed.consecutive_failures + 1,
+            last_error=exc.message,
+            healthy=False,
+            unhealthy_reason=reason,
+            retired=True,
         )
+        return self._finish(feed, record, "retired", error=exc.message, event="retired")
 
     # -- writing it down ----------------------------------------------------------------------
 
     def _finish(
         self,
         feed: Feed,
-        next_at: datetime,
-        state: dict[str, Any],
-        health: Health,
+        record: PollRecord,
         status: PollStatus,
         *,
         event: str | None = None,
@@ -383,13 +398,13 @@ class Poller:
     ) -> PollOutcome:
         assert feed.id is not None
         now = self.clock()
+        health = Health(record.healthy, record.unhealthy_reason)
         change = transition(feed.healthy, health.healthy)
         kind = event or change
-        state.update(healthy=health.healthy, unhealthy_reason=health.reason)
         with session_scope(self.engine) as session:
-            released = feed_state.release(session, feed.id, self.owner, next_at, **state)
+            released = feed_state.release(session, feed.id, self.owner, record)
             if released and kind is not None:
-                failures = int(state.get("consecutive_failures", feed.consecutive_failures))
+                failures = record.consecutive_failures
                 self._record_event(session, feed, kind, health, now, failures)
         if released and kind is not None and self.on_event is not None:
             self.on_event()  # wake in-process readers of the event stream
@@ -411,7 +426,7 @@ class Poller:
             feed_id=feed.id,
             url=feed.url,
             status=status,
-            next_poll_at=next_at,
+            next_poll_at=record.next_poll_at,
             health=change,
             released=released,
             **counts,
@@ -419,7 +434,7 @@ class Poller:
 
     def _record_event(
         self,
-        session: Session,
+        session: Transaction,
         feed: Feed,
         kind: str,
         health: Health,
@@ -431,12 +446,18 @@ class Poller:
         assert feed.id is not None
         message = health.reason or "healthy again"
         feed_state.add_feed_event(session, feed.id, kind, message, now)
-        data: dict[str, Any] = {"feed_id": feed.id, "url": feed.url, "name": feed.name}
         if health.healthy:
             type_ = events.FEED_RECOVERED
+            data = events.feed_recovered(feed_id=feed.id, url=feed.url, name=feed.name)
         else:
             type_ = events.FEED_UNHEALTHY
-            data.update(reason=message, consecutive_failures=failures)
+            data = events.feed_unhealthy(
+                feed_id=feed.id,
+                url=feed.url,
+                name=feed.name,
+                reason=message,
+                consecutive_failures=failures,
+            )
         repo.append_event(session, type_, events.encode(data), now)
 
     def _announce(self, feed: Feed, change: str, health: Health) -> None:

@@ -9,65 +9,38 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 
-from monitor.alert.channels import Channel, build_channel
-from monitor.alert.digest import DigestSchedule, parse_clock, parse_quiet_hours
-from monitor.alert.flood import FloodPolicy
-from monitor.alert.outbox import DeliveryPolicy, Outbox
-from monitor.alert.rules import AlertRule
+from monitor.alert import (
+    AlertRule,
+    Channel,
+    DeliveryPolicy,
+    DigestSchedule,
+    FloodPolicy,
+    Outbox,
+    QuietHours,
+    build_channel,
+)
 from monitor.config import ChannelSettings, Settings
 from monitor.daemon.pipeline import Pipeline
-from monitor.dedup.index import DedupConfig, DedupIndex
-from monitor.errors import ConfigError, StorageError
-from monitor.fetch.client import Fetcher, FetchPolicy
-from monitor.match.matcher import Lexicon, Matcher
+from monitor.dedup import DedupConfig, DedupIndex
+from monitor.errors import SchemaError, StorageError, UnavailableError
+from monitor.events import EventNotifier
+from monitor.fetch import Fetcher, FetchPolicy, HostLimiter
+from monitor.match import Lexicon, Matcher
+from monitor.metrics import Metrics
+from monitor.secrets import resolve_secrets
+from monitor.timeofday import parse_clock, parse_window, parse_zone
 from storage import migrate
 from storage.engine import make_engine
-from storage.errors import SchemaError
 
 _OWN_KEYS = {"name", "rate_limit", "rate_period", "give_up_after", "quiet_hours", "quiet_tz"}
-
-
-def resolve_secrets(
-    options: Mapping[str, Any], env: Mapping[str, str], *, channel: str
-) -> dict[str, Any]:
-    """Replace ``X_env`` / ``X_credential`` references by the secret values they name."""
-    out: dict[str, Any] = {}
-    for key, value in options.items():
-        if key.endswith("_env"):
-            real = key[: -len("_env")]
-            secret = env.get(str(value))
-            if not secret:
-                raise ConfigError(
-                    f"alert channel {channel!r}: {key}: environment variable {value} is not set"
-                )
-            out[real] = secret
-        elif key.endswith("_credential"):
-            real = key[: -len("_credential")]
-            cred_dir = env.get("CREDENTIALS_DIRECTORY")
-            if not cred_dir:
-                raise ConfigError(
-                    f"alert channel {channel!r}: {key}: no $CREDENTIALS_DIRECTORY "
-                    "(set LoadCredential= in the systemd unit)"
-                )
-            try:
-                out[real] = (Path(cred_dir) / str(value)).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"alert channel {channel!r}: {key}: cannot read credential {value}: "
-                    f"{exc.strerror}"
-                ) from exc
-        else:
-            out[key] = value
-    return out
 
 
 def build_channels(
@@ -87,6 +60,14 @@ def build_channels(
     return built
 
 
+def quiet_hours(channel: ChannelSettings) -> QuietHours | None:
+    """The channel's ``quiet_hours`` window in its ``quiet_tz``; None when it has none."""
+    window = parse_window(channel.quiet_hours)
+    if window is None:
+        return None
+    return QuietHours(*window, parse_zone(channel.quiet_tz))
+
+
 def delivery_policies(settings: Settings) -> dict[str, DeliveryPolicy]:
     return {
         ch.name: DeliveryPolicy(
@@ -94,7 +75,7 @@ def delivery_policies(settings: Settings) -> dict[str, DeliveryPolicy]:
             give_up_after=ch.give_up_after,
             retry_base=settings.alerts.retry_base,
             retry_max=settings.alerts.retry_max,
-            quiet=parse_quiet_hours(ch.quiet_hours, ch.quiet_tz),
+            quiet=quiet_hours(ch),
         )
         for ch in settings.alerts.channels
     }
@@ -150,14 +131,15 @@ def open_engine(settings: Settings, *, upgrade: bool | None = None) -> Engine:
             migrate.upgrade(engine)
         else:
             migrate.check(engine)
-    except SchemaError as exc:
+    except SchemaError:
         engine.dispose()
-        raise StorageError(exc.message, transient=False) from exc
-    except OperationalError as exc:
+        raise
+    except UnavailableError as exc:
         engine.dispose()
         raise StorageError(
             f"cannot open the database {engine.url.render_as_string(hide_password=True)}: "
-            f"{exc.orig}"
+            f"{exc.detail}",
+            transient=exc.transient,
         ) from exc
     return engine
 
@@ -186,8 +168,16 @@ async def open_runtime(
     allow_private: bool | None = None,
     alert_stream: TextIO | None = None,
     public_url: Any = None,
+    limiter: HostLimiter | None = None,
+    executor: Executor | None = None,
+    notifier: EventNotifier | None = None,
+    metrics: Metrics | None = None,
 ) -> Runtime:
-    """Everything the daemon and replay need, closed by ``stack``."""
+    """Everything the daemon and replay need, built once and closed by ``stack``.
+
+    ``limiter``: per-host limits for every fetch (feeds and the article pages they link to
+    alike); ``executor``: where extraction runs; ``notifier``: woken by every commit that
+    writes events; ``metrics``: the daemon's counters."""
     env = os.environ if env is None else env
     engine = open_engine(settings)
     stack.callback(engine.dispose)
@@ -196,7 +186,7 @@ async def open_runtime(
     for ch in channels.values():
         stack.push_async_callback(ch.aclose)
     fetcher = await stack.enter_async_context(
-        Fetcher(fetch_policy(settings, allow_private=allow_private))
+        Fetcher(fetch_policy(settings, allow_private=allow_private), limiter=limiter)
     )
     dedup = Pipeline.load_dedup(engine, dedup_config(settings), datetime.now(UTC))
     rules = [AlertRule.from_settings(r) for r in settings.alerts.rules]
@@ -204,12 +194,21 @@ async def open_runtime(
     if public_url is not None:
         kwargs["public_url"] = public_url
     pipeline = Pipeline(
-        engine=engine, fetcher=fetcher, matcher=matcher, dedup=dedup, rules=rules, **kwargs
+        engine=engine,
+        fetcher=fetcher,
+        matcher=matcher,
+        dedup=dedup,
+        rules=rules,
+        executor=executor,
+        notifier=notifier,
+        **kwargs,
     )
     outbox = Outbox(
         engine,
         channels,
         policies=delivery_policies(settings),
         digests=digest_schedules(settings),
+        notifier=notifier,
+        metrics=metrics,
     )
     return Runtime(settings, engine, matcher, fetcher, dedup, pipeline, outbox, channels)

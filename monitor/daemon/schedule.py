@@ -1,4 +1,5 @@
-"""Polling policy: when to poll a feed next, how long to back off, when a feed is unhealthy.
+"""Polling policy: when to poll a feed next, when a feed is unhealthy (the back-off after a
+failure is :func:`monitor.backoff.backoff_delay`, shared with the alert outbox).
 
 Pure functions over plain numbers and datetimes; the poller feeds them what a fetch returned
 and stores what they decide. Nothing here sleeps, reads a clock or draws a random number
@@ -82,21 +83,6 @@ def next_interval(
     """
     adapted = adapt_interval(current, new_items, total_items, limits)
     return min(limits.max_interval, max(adapted, server_floor(ttl_minutes, max_age)))
-
-
-def backoff_delay(
-    failures: int, *, base: float, cap: float, retry_after: float | None = None
-) -> float:
-    """Delay after the ``failures``-th consecutive failure: base, 2x, 4x, ... up to ``cap``.
-
-    A Retry-After from the server is honoured when longer, up to ``cap`` as well (a server
-    asking for a week of silence is still asked again after ``cap``).
-    """
-    steps = max(0, failures - 1)
-    delay = cap if steps >= 64 else min(cap, base * (2.0**steps))
-    if retry_after is not None:
-        delay = max(delay, min(cap, retry_after))
-    return delay
 
 
 def jittered(seconds: float, jitter: float, rng: random.Random) -> float:

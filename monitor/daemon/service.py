@@ -31,24 +31,19 @@ from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
-from sqlmodel import col, select
 
 from monitor.config import Settings
 from monitor.daemon.feeds import feeds_file_path, load_feeds_file, sync_feeds
 from monitor.daemon.notify import Notifier, keep_watchdog
 from monitor.daemon.poller import Poller, PollOutcome
 from monitor.daemon.runtime import Runtime, open_runtime
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, DuplicateError, StorageError, UnavailableError
 from monitor.events import EventNotifier, prune_events
-from monitor.fetch.hostlimit import HostLimiter, LimitedFetcher
+from monitor.fetch import HostLimiter
 from monitor.health import DEFAULT_LIMITS, HealthProbe
 from monitor.metrics import Metrics
-from monitor.web.app import create_app
-from monitor.web.server import StatusServer
-from monitor.web.sse import sse_routes
-from storage import feed_state
+from monitor.web import StatusServer, create_app, sse_routes
+from storage import feed_state, overview
 from storage.engine import session_scope
 from storage.retention import prune_bodies
 from storage.tables import Feed
@@ -103,7 +98,7 @@ def sync_feeds_file(settings: Settings, runtime: Runtime, *, required: bool) -> 
                     now=datetime.now(UTC),
                 )
             break
-        except IntegrityError:
+        except DuplicateError:
             # Workers started together add the same feeds; the one that lost the race finds
             # them committed on its next attempt.
             if attempt == SYNC_ATTEMPTS:
@@ -163,7 +158,7 @@ class Daemon:
                     self.lease,
                     exclude=set(self._polls) | (exclude or set()),
                 )
-        except SQLAlchemyError as exc:
+        except StorageError as exc:
             if not self._db_trouble:  # once per outage, not once per tick
                 log.error("cannot claim due feeds (database trouble, will keep trying): %s", exc)
             self._db_trouble = True
@@ -218,7 +213,7 @@ class Daemon:
             return
         try:
             await self.runtime.outbox.deliver_due()
-        except SQLAlchemyError as exc:
+        except StorageError as exc:
             log.warning("alert delivery postponed (database trouble): %s", exc)
 
     def _track_job(self) -> None:
@@ -280,7 +275,7 @@ class Daemon:
         try:
             with session_scope(self.runtime.engine) as session:
                 feed_state.release_leases(session, self.owner)
-        except SQLAlchemyError as exc:
+        except StorageError as exc:
             log.warning(
                 "could not free this daemon's feed leases (they expire on their own): %s", exc
             )
@@ -288,10 +283,7 @@ class Daemon:
 
 def _init_gauges(runtime: Runtime, metrics: Metrics) -> None:
     with session_scope(runtime.engine) as session:
-        total = session.exec(select(func.count()).select_from(Feed)).one()
-        unhealthy = session.exec(
-            select(func.count()).select_from(Feed).where(col(Feed.healthy).is_(False))
-        ).one()
+        total, unhealthy = overview.feed_counts(session, active_only=False)
     metrics.feeds_total.set(total)
     metrics.feeds_unhealthy.set(unhealthy)
 
@@ -316,27 +308,28 @@ async def run_daemon(
     notifier = notifier or Notifier()
     s = settings.schedule
     async with AsyncExitStack() as stack:
-        runtime = await open_runtime(
-            settings, stack, env=env, allow_private=allow_private, alert_stream=alert_stream
-        )
-        limiter = HostLimiter(s.per_host_concurrency, s.per_host_delay)
-        fetcher = LimitedFetcher(runtime.fetcher, limiter)
-        # Article pages go through the same per-host limits as the feeds that link to them.
-        runtime.pipeline.fetcher = fetcher
+        pool: ThreadPoolExecutor | None = None
         if s.extract_workers > 0:
             pool = ThreadPoolExecutor(s.extract_workers, thread_name_prefix="pantau-extract")
             stack.callback(pool.shutdown, wait=False, cancel_futures=True)
-            runtime.pipeline.executor = pool
         stream = EventNotifier()
-        runtime.pipeline.notifier = stream
-        runtime.outbox.notifier = stream
-        runtime.outbox.metrics = metrics
+        runtime = await open_runtime(
+            settings,
+            stack,
+            env=env,
+            allow_private=allow_private,
+            alert_stream=alert_stream,
+            limiter=HostLimiter(s.per_host_concurrency, s.per_host_delay),
+            executor=pool,
+            notifier=stream,
+            metrics=metrics,
+        )
         sync_feeds_file(settings, runtime, required=False)
         _init_gauges(runtime, metrics)
         owner = daemon_owner()
         poller = Poller(
             engine=runtime.engine,
-            fetcher=fetcher,
+            fetcher=runtime.fetcher,
             processor=runtime.pipeline,
             schedule=s,
             owner=owner,
@@ -375,8 +368,8 @@ def maintain(runtime: Runtime, now: datetime | None = None) -> dict[str, int]:
             done["bodies"] = (
                 prune_bodies(session, now - timedelta(days=r.body_days)) if r.body_days else 0
             )
-    except OperationalError as exc:
-        log.warning("maintenance skipped, database unavailable: %s", exc.orig)
+    except UnavailableError as exc:
+        log.warning("maintenance skipped, database unavailable: %s", exc.detail)
     if any(done.values()):
         log.info("maintenance: %s", ", ".join(f"{k} {v}" for k, v in done.items()))
     return done

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.alert.outbox import DeliveryReport
+from monitor.alert import DeliveryReport
 from monitor.config import Settings
-from monitor.daemon.pipeline import ArticleOutcome
-from monitor.daemon.runtime import open_runtime
+from monitor.daemon import ArticleOutcome, open_runtime
 from monitor.demo.sitebuilder import FEED_PATH, CorpusDoc, build_site, load_corpus
 from monitor.demo.siteserver import SiteServer
-from monitor.fetch.client import FEED_TYPES
-from monitor.parse.feed import parse_feed
+from monitor.fetch import FEED_TYPES
+from monitor.parse import parse_feed
 from storage import repo
 from storage.engine import session_scope
 

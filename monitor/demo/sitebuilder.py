@@ -15,15 +15,15 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError
+from monitor.timeofday import WIB
 
-WIB = timezone(timedelta(hours=7), "WIB")
 DEFAULT_BASE_URL = "https://warta.pantau.example"
 DEFAULT_SITE_NAME = "Warta Pantau"
 FEED_PATH = "/rss.xml"

@@ -12,12 +12,10 @@ messages; nothing from httpx leaks to the caller.
 from __future__ import annotations
 
 import asyncio
-import re
 import ssl
 import zlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 
 import httpcore
@@ -34,7 +32,10 @@ from monitor.errors import (
     ResponseTooLargeError,
     TooManyRedirectsError,
     UnsupportedContentError,
+    error_chain,
 )
+from monitor.fetch.headers import conditional_headers, media_type, parse_retry_after
+from monitor.fetch.hostlimit import HostLimiter
 from monitor.fetch.netguard import PinnedBackend, Resolver, check_host, pinned_addresses
 from monitor.models import FetchResult
 
@@ -62,7 +63,6 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 )
-ARTICLE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -90,47 +90,6 @@ class FetchPolicy:
             raise ConfigError(
                 f"fetch policy: max_redirects must be 0 or more, got {self.max_redirects}"
             )
-
-
-# --- pure helpers ------------------------------------------------------------------------------
-
-_DELTA_SECONDS = re.compile(r"\d+(?:\.\d+)?")
-_MAX_AGE = re.compile(r'^\s*max-age\s*=\s*"?(\d+)"?\s*$', re.IGNORECASE)
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), None if absent
-    or unreadable. A date in the past means "now" (0.0)."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if _DELTA_SECONDS.fullmatch(value):
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-def parse_max_age(cache_control: str | None) -> int | None:
-    """The max-age directive of a Cache-Control header in seconds, None if absent or malformed."""
-    if not cache_control:
-        return None
-    for directive in cache_control.split(","):
-        match = _MAX_AGE.match(directive)
-        if match:
-            return int(match.group(1))
-    return None
-
-
-def media_type(content_type: str | None) -> str:
-    """``text/html; charset=utf-8`` -> ``text/html``; missing -> ``""``."""
-    return (content_type or "").split(";")[0].strip().lower()
 
 
 # --- bounded decompression ---------------------------------------------------------------------
@@ -225,6 +184,8 @@ class Fetcher:
     """Downloads URLs under a :class:`FetchPolicy`. Use as ``async with Fetcher(policy) as f``.
 
     ``resolver`` replaces the system DNS lookup (tests map names to 127.0.0.1 with it).
+    ``limiter``: every fetch first waits for a slot on its host (the daemon's politeness); the
+    wait is not part of the fetch's deadline.
     """
 
     def __init__(
@@ -232,10 +193,12 @@ class Fetcher:
         policy: FetchPolicy | None = None,
         *,
         resolver: Resolver | None = None,
+        limiter: HostLimiter | None = None,
         max_connections: int = 20,
         max_keepalive: int = 10,
     ) -> None:
         self.policy = policy or FetchPolicy()
+        self.limiter = limiter
         self._resolver = resolver
         p = self.policy
         # trust_env=False: an HTTP(S)_PROXY from the environment would connect on our behalf to
@@ -287,11 +250,20 @@ class Fetcher:
         ``allowed_types``: accepted media types (e.g. FEED_TYPES); others raise
         UnsupportedContentError before the body is read.
         """
-        headers = {"Accept": accept or "*/*"}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
+        headers = {"Accept": accept or "*/*", **conditional_headers(etag, last_modified)}
+        if self.limiter is None:
+            return await self._fetch(url, headers, trusted, allowed_types)
+        async with self.limiter.slot(url):
+            return await self._fetch(url, headers, trusted, allowed_types)
+
+    async def _fetch(
+        self,
+        url: str,
+        headers: dict[str, str],
+        trusted: bool,
+        allowed_types: frozenset[str] | None,
+    ) -> FetchResult:
+        """One fetch under the overall deadline."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -480,7 +452,7 @@ def _transport_error(
 
 
 def _connect_words(exc: BaseException, where: str) -> str:
-    for cause in _causes(exc):
+    for cause in error_chain(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS handshake failed with {where}: certificate {cause.verify_message}"
         if isinstance(cause, ssl.SSLError):
@@ -491,17 +463,3 @@ def _connect_words(exc: BaseException, where: str) -> str:
     if "refused" in text.lower():
         return f"connection refused by {where} (nothing is listening there)"
     return f"could not connect to {where}: {text or type(exc).__name__}"
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or any(current is s for s in seen):
-            continue
-        seen.append(current)
-        stack.extend([current.__cause__, current.__context__])
-        if isinstance(current, BaseExceptionGroup):
-            stack.extend(current.exceptions)
-    return seen

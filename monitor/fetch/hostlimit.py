@@ -1,8 +1,9 @@
 """Politeness per host: at most N requests in flight and a minimum gap between request starts.
 
 Several Indonesian portals share one host or CDN (``rss.tempo.co`` serves every Tempo section),
-so the limit is per host name, not per feed. Feed polls and the article fetches they cause go
-through the same limiter.
+so the limit is per host name, not per feed. The daemon hands one limiter to its
+:class:`~monitor.fetch.client.Fetcher`, so feed polls and the article fetches they cause go
+through the same limits.
 """
 
 from __future__ import annotations
@@ -12,11 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from types import TracebackType
 from urllib.parse import urlsplit
-
-from monitor.fetch.client import Fetcher
-from monitor.models import FetchResult
 
 
 def host_key(url: str) -> str:
@@ -67,51 +64,3 @@ class HostLimiter:
                         await asyncio.sleep(wait)
                     host.next_start = self._clock() + self.min_delay
             yield
-
-
-class LimitedFetcher(Fetcher):
-    """A :class:`Fetcher` whose every request waits for the host limiter.
-
-    It shares the wrapped fetcher's client and policy (one connection pool, one guard); closing
-    stays the wrapped fetcher's job.
-    """
-
-    def __init__(self, inner: Fetcher, limiter: HostLimiter) -> None:
-        # Deliberately no super().__init__(): that would open a second client.
-        self.policy = inner.policy
-        self._inner = inner
-        self.limiter = limiter
-
-    async def fetch(
-        self,
-        url: str,
-        *,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        trusted: bool = False,
-        accept: str | None = None,
-        allowed_types: frozenset[str] | None = None,
-    ) -> FetchResult:
-        async with self.limiter.slot(url):
-            return await self._inner.fetch(
-                url,
-                etag=etag,
-                last_modified=last_modified,
-                trusted=trusted,
-                accept=accept,
-                allowed_types=allowed_types,
-            )
-
-    async def __aenter__(self) -> LimitedFetcher:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """The wrapped fetcher owns the client and closes it."""
-
-    async def aclose(self) -> None:
-        """The wrapped fetcher owns the client and closes it."""

@@ -74,10 +74,6 @@ def _reason(ip: IPAddress) -> str | None:
     return None
 
 
-def is_public_address(address: str | IPAddress) -> bool:
-    return blocked_reason(address) is None
-
-
 async def system_resolve(host: str, port: int) -> list[str]:
     """Resolve with the operating system's resolver, off the event loop."""
     infos = await asyncio.get_running_loop().getaddrinfo(

@@ -1,1 +1,9 @@
-"""monitor.match.matcher"""
+"""The match stage: topics and tracked actors of an article, with what fired.
+
+``Lexicon`` reads topics.toml and actors.toml; ``Matcher`` runs one Aho-Corasick pass over the
+folded text, resolves roles by date, and judges each topic substantive or passing.
+"""
+
+from monitor.match.matcher import Lexicon, Matcher
+
+__all__ = ["Lexicon", "Matcher"]

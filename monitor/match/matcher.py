@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 
 import ahocorasick
 
-from monitor.extract.furniture import strip_furniture
+from monitor.extract import strip_furniture
 from monitor.match.lexicon import CaseCheck, Lexicon, Term, Topic
 from monitor.match.relevance import Hit, Kind, Layout, Snippets, pair_score, plain_score
 from monitor.match.textnorm import FoldMap, camel_end, camel_start, fold_map

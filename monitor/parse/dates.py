@@ -17,9 +17,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
-WIB = timezone(timedelta(hours=7), "WIB")
-WITA = timezone(timedelta(hours=8), "WITA")
-WIT = timezone(timedelta(hours=9), "WIT")
+from monitor.timeofday import WIB, WIT, WITA
 
 _MONTHS: dict[str, int] = {}
 for _number, _names in enumerate(

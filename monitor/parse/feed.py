@@ -2,9 +2,9 @@
 
 Pure and synchronous. The bytes pass three gates before feedparser sees them:
 
-1. **Decoding.** We pick the encoding ourselves (BOM, then strict UTF-8, then the declared
-   charset from HTTP or the XML declaration, then windows-1252) and hand feedparser UTF-8,
-   so a feed whose declaration lies about its encoding still yields clean titles.
+1. **Decoding.** We pick the encoding ourselves (:mod:`monitor.parse.decode`, the cascade pages
+   go through too) and hand feedparser UTF-8, so a feed whose declaration lies about its
+   encoding still yields clean titles.
 2. **Safety.** This machine's expat predates the entity-expansion limits, so any document
    whose DOCTYPE declares an entity (internal: "billion laughs"; external: file/URL
    reads) is refused with :class:`UnsafeXMLError`. The check runs on the exact text
@@ -20,8 +20,6 @@ string (feedparser's own ``*_parsed`` only as a fallback).
 from __future__ import annotations
 
 import calendar
-import codecs
-import contextlib
 import hashlib
 import html
 import io
@@ -35,19 +33,13 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from monitor.errors import ParseError, UnsafeXMLError
+from monitor.fetch import content_charset, media_type
 from monitor.models import FeedEntry, ParsedFeed
-from monitor.parse.dates import WIB, parse_date
+from monitor.parse.dates import parse_date
+from monitor.parse.decode import decode_bytes, repair_mojibake
+from monitor.timeofday import WIB
 
 HEAD_CHARS = 64 * 1024
-_LATIN1_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii"})
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-_XML_DECL_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""")
 _XML_DECL = re.compile(r"^<\?xml(?=\s)[^>]*\?>")
 _UTF8_DECL = '<?xml version="1.0" encoding="utf-8"?>'
 _DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
@@ -81,9 +73,9 @@ def parse_feed(
 def _parse_feed(
     content: bytes, url: str, content_type: str | None, default_tz: tzinfo, max_entries: int
 ) -> ParsedFeed:
-    mime, charset = _split_content_type(content_type)
-    text, notes = decode_feed_bytes(content, charset)
-    text = text.lstrip()
+    mime = media_type(content_type)
+    decoded = decode_bytes(content, http_charset=content_charset(content_type), markup="xml")
+    text = decoded.text.lstrip()
     if not text.strip():
         # Usually a hiccup on the publisher's side, so worth retrying later.
         raise ParseError(
@@ -99,7 +91,7 @@ def _parse_feed(
         io.BytesIO(_as_utf8_document(text)),
         response_headers={"content-type": _feedparser_content_type(mime), "content-location": url},
     )
-    diagnostics = list(notes)
+    diagnostics = list(decoded.notes)
     if mime and not _is_xml_type(mime):
         diagnostics.append(f"served as {mime}, not an XML media type")
     bozo = bool(result.get("bozo"))
@@ -118,77 +110,7 @@ def _parse_feed(
     )
 
 
-# --- decoding -------------------------------------------------------------------------
-
-
-def decode_feed_bytes(content: bytes, declared_charset: str | None = None) -> tuple[str, list[str]]:
-    """Decode feed bytes to text without mojibake; also return notes on what was guessed.
-
-    Order: BOM; UTF-16/32 recognised by NUL bytes; strict UTF-8 (valid UTF-8 is almost
-    never anything else, whatever the declaration says); the HTTP charset; the XML
-    declaration's encoding; windows-1252 (which is what "ISO-8859-1" means in practice).
-    """
-    for bom, encoding in _BOMS:
-        if content.startswith(bom):
-            return content[len(bom) :].decode(encoding, errors="replace"), []
-    sniffed = _sniff_wide_encoding(content[:4])
-    if sniffed:
-        return content.decode(sniffed, errors="replace"), []
-    declared = [e for e in (declared_charset, _xml_declared_encoding(content)) if e]
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        if "\x00" not in text:
-            return text, _mismatch_notes(declared, "utf-8")
-    for encoding in declared:
-        if encoding.lower() in _LATIN1_LABELS or _is_utf8_label(encoding):
-            continue  # UTF-8 already failed; Latin-1 labels mean windows-1252 below
-        try:
-            return content.decode(encoding), []
-        except (LookupError, UnicodeDecodeError, UnicodeError):
-            continue
-    try:
-        text = content.decode("cp1252")
-    except UnicodeDecodeError:
-        text = content.decode("latin-1")
-    return text, _mismatch_notes(declared, "windows-1252")
-
-
-def _sniff_wide_encoding(head: bytes) -> str | None:
-    if len(head) < 4:
-        return None
-    if head[:3] == b"\x00\x00\x00" and head[3]:
-        return "utf-32-be"
-    if head[0] and head[1:4] == b"\x00\x00\x00":
-        return "utf-32-le"
-    if head[0] == 0 and head[1] and head[2] == 0:
-        return "utf-16-be"
-    if head[0] and head[1] == 0 and head[3] == 0:
-        return "utf-16-le"
-    if head == b"\x4c\x6f\xa7\x94":  # '<?xm' in EBCDIC
-        return "cp037"
-    return None
-
-
-def _xml_declared_encoding(content: bytes) -> str | None:
-    match = _XML_DECL_ENCODING.match(content[:512].lstrip())
-    return match.group(1).decode("ascii") if match else None
-
-
-def _is_utf8_label(encoding: str) -> bool:
-    return encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-
-
-def _mismatch_notes(declared: list[str], used: str) -> list[str]:
-    if not declared:
-        return []
-    first = declared[0]
-    same = _is_utf8_label(first) if used == "utf-8" else first.lower() in _LATIN1_LABELS
-    if same or first.lower() in ("us-ascii", "ascii"):
-        return []
-    return [f"declared encoding {first!r} does not match the content; decoded as {used}"]
+# --- handing text to feedparser -------------------------------------------------------
 
 
 def _as_utf8_document(text: str) -> bytes:
@@ -206,18 +128,6 @@ def _feedparser_content_type(mime: str) -> str:
 
 def _is_xml_type(mime: str) -> bool:
     return mime in ("application/xml", "text/xml") or mime.endswith("+xml")
-
-
-def _split_content_type(content_type: str | None) -> tuple[str, str | None]:
-    if not content_type:
-        return "", None
-    mime, _, params = content_type.partition(";")
-    charset = None
-    for param in params.split(";"):
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset" and value.strip():
-            charset = value.strip().strip("\"'")
-    return mime.strip().lower(), charset
 
 
 # --- safety and shape -----------------------------------------------------------------
@@ -398,36 +308,3 @@ def clean_text(value: str) -> str:
         collector.close()
         value = html.unescape("".join(collector.parts))
     return " ".join(repair_mojibake(value).split())
-
-
-def _mojibake_pattern() -> tuple[re.Pattern[str], dict[str, int]]:
-    """UTF-8 byte sequences that were decoded as windows-1252 (or Latin-1) by mistake."""
-    to_byte: dict[str, int] = {}
-    for byte in range(0x80, 0x100):
-        to_byte[chr(byte)] = byte  # Latin-1 view, covers cp1252's undefined 0x81 0x8D ...
-        with contextlib.suppress(UnicodeDecodeError):
-            to_byte[bytes([byte]).decode("cp1252")] = byte
-    cont = "".join(re.escape(c) for c, b in to_byte.items() if 0x80 <= b <= 0xBF)
-    lead2 = "".join(re.escape(c) for c, b in to_byte.items() if 0xC2 <= b <= 0xDF)
-    lead3 = "".join(re.escape(c) for c, b in to_byte.items() if 0xE0 <= b <= 0xEF)
-    lead4 = "".join(re.escape(c) for c, b in to_byte.items() if 0xF0 <= b <= 0xF4)
-    pattern = re.compile(f"[{lead2}][{cont}]|[{lead3}][{cont}]{{2}}|[{lead4}][{cont}]{{3}}")
-    return pattern, to_byte
-
-
-_MOJIBAKE, _TO_BYTE = _mojibake_pattern()
-
-
-def repair_mojibake(text: str) -> str:
-    """Undo UTF-8 read as windows-1252 ("Lâ€™OrÃ©al" -> "L’Oréal"); other text unchanged."""
-
-    def fix(match: re.Match[str]) -> str:
-        raw = bytes(_TO_BYTE[c] for c in match.group())
-        try:
-            repaired = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return match.group()
-        # C1 controls never occur in real text: the match was genuine windows-1252 text.
-        return match.group() if "\x80" <= repaired <= "\x9f" else repaired
-
-    return _MOJIBAKE.sub(fix, text)

@@ -1,6 +1,9 @@
-"""The daemon's HTTP status server: health, readiness, Prometheus metrics and a dashboard."""
+"""The daemon's HTTP status server: health, readiness, Prometheus metrics, the dashboard and
+the live event stream (SSE)."""
 
-from monitor.web.app import create_app
+from monitor.web.app import create_app, day_start
+from monitor.web.dashboard import ago, fmt_time
 from monitor.web.server import StatusServer
+from monitor.web.sse import sse_routes
 
-__all__ = ["StatusServer", "create_app"]
+__all__ = ["StatusServer", "ago", "create_app", "day_start", "fmt_time", "sse_routes"]

@@ -13,30 +13,25 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from monitor.alert.message import WIB
+from monitor.errors import StorageError
 from monitor.health import HealthProbe
 from monitor.metrics import Metrics
+from monitor.timeofday import WIB
 from monitor.web.dashboard import CSP, DashboardData, render_page, script_tags
 from storage import overview
-from storage.engine import session_scope
+from storage.engine import ping, session_scope
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
 __all__ = ["HealthProbe", "create_app", "load_dashboard", "refresh_gauges"]
-
-
-def ping_database(engine: Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
 
 
 def day_start(now: datetime, tz: tzinfo) -> datetime:
@@ -111,12 +106,13 @@ class _Handlers:
 
     async def _database_problem(self) -> str | None:
         try:
-            await asyncio.wait_for(asyncio.to_thread(ping_database, self.engine), self.db_timeout)
+            await asyncio.wait_for(asyncio.to_thread(ping, self.engine), self.db_timeout)
         except TimeoutError:
             return f"database: no answer to SELECT 1 within {self.db_timeout:g}s"
         except Exception as exc:  # any driver error means "not answering"
             log.warning("health check: database error: %s", exc)
-            return f"database: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            said = exc.detail if isinstance(exc, StorageError) else str(exc)
+            return f"database: {type(exc).__name__}: {(said.splitlines() or [''])[0][:200]}"
         return None
 
     async def healthz(self, request: Request) -> Response:

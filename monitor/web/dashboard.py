@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from urllib.parse import urlsplit
 
-from monitor.alert.message import emphasise
+from monitor.alert import emphasise
 from storage.overview import (
     AlertView,
     DailyCounts,

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -46,6 +45,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from monitor import events
+from monitor.errors import StorageError
 from monitor.events import Cursor, EventFilter, EventNotifier, StoredEvent
 from storage.engine import session_scope
 
@@ -75,7 +75,6 @@ class StreamStats:
     """Counters over one server's streams, for the status page, metrics and tests."""
 
     connected: int = 0
-    opened: int = 0
     dropped: int = 0  # slow consumers
     peak_backlog: int = 0  # the most frames ever waiting for one client
 
@@ -191,7 +190,6 @@ class EventStreamResponse(Response):
         await send({"type": "http.response.body", "body": retry, "more_body": True})
         backlog = Backlog(self.options.max_queue)
         self.stats.connected += 1
-        self.stats.opened += 1
         reader = asyncio.create_task(self._read(backlog, cursor))
         writer = asyncio.create_task(self._write(backlog, send))
         gone = asyncio.create_task(_disconnected(receive))
@@ -229,7 +227,7 @@ class EventStreamResponse(Response):
             generation = self.notifier.generation
             try:
                 page = await asyncio.to_thread(self._page, cursor)
-            except SQLAlchemyError as exc:
+            except StorageError as exc:
                 log.warning("event stream: database read failed, retrying: %s", exc)
                 await self.notifier.wait(generation, self.options.poll_interval)
                 continue
