@@ -84,6 +84,9 @@ class RetentionSettings(_Section):
 
 class MatchingSettings(_Section):
     lexicon_dir: Path | None = None
+    # "bundled": the relevance model shipped with Pantau; "rules": topics.toml's rules alone;
+    # or the path of a model built by `pantau relevance train --output PATH`.
+    relevance_model: str = "bundled"
 
 
 class RuleSettings(_Section):
@@ -92,6 +95,8 @@ class RuleSettings(_Section):
     topics: list[str] = ["nato", "ukraine", "us_russia"]
     require_actor: bool = True
     require_substantive: bool = True
+    # With the relevance model: alert only on topics it judges at least this likely (0-1).
+    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
     sources: list[str] = []
     channels: list[str] = ["console"]
     # Hold this rule's alerts and send them as one digest every hour on the hour, or daily at

@@ -82,6 +82,10 @@ class TopicScore:
     score: float
     substantive: bool
     hits: tuple[TermHit, ...] = ()
+    # The relevance model's probability that the topic is the article's subject (None when
+    # the rules alone decided) and the features that moved it most, with their log-odds share.
+    confidence: float | None = None
+    drivers: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -36,3 +36,8 @@ def default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / "pantau"
+
+
+def default_relevance_corpus() -> Path:
+    """The labelled relevance corpus of a source checkout (not shipped in the wheel)."""
+    return _PACKAGE.parent / "tests" / "data" / "relevance" / "corpus.jsonl"

@@ -44,3 +44,12 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"../shared not found beside the checkout (looked in {SHARED})")
     return SHARED
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (pyproject's addopts) spreads the suite over every core; with ``-s`` the
+    run stays in one process, so reports printed by tests (the relevance table, the dev set's
+    figures) reach the terminal."""
+    if config.getoption("capture") == "no":
+        return 0
+    return None

@@ -59,6 +59,8 @@ def test_wheel_carries_config_lexicons_seeds_and_migrations(unpacked_wheel: Path
         assert (defaults / "config" / name).is_file(), name
     assert len(list((defaults / "seeds").glob("*.txt"))) == 5
     assert (unpacked_wheel / "storage" / "migrations" / "env.py").is_file()
+    model = unpacked_wheel / "monitor" / "match" / "relevance_model.json"
+    assert json.loads(model.read_text(encoding="utf-8"))["topics"].keys() >= {"nato", "ukraine"}
 
 
 def test_installed_pantau_replays_the_seeds_with_its_packaged_defaults(
@@ -114,7 +116,7 @@ def test_every_third_party_import_of_the_package_is_a_declared_runtime_dependenc
     declared = {norm(re.split(r"[\s\[<>=!~;]", d, maxsplit=1)[0]) for d in project["dependencies"]}
     optional = {  # imported only behind a clear error naming the extra to install
         norm(re.split(r"[\s\[<>=!~;]", d, maxsplit=1)[0])
-        for extra in ("postgres", "apprise")
+        for extra in ("postgres", "apprise", "train")
         for d in project["optional-dependencies"][extra]
     }
     dists = packages_distributions()

@@ -18,6 +18,7 @@ class AlertRule:
     require_substantive: bool
     sources: frozenset[str]
     channels: tuple[str, ...]
+    min_confidence: float = 0.0  # the relevance model's probability a topic must reach
 
     @classmethod
     def from_settings(cls, s: RuleSettings) -> AlertRule:
@@ -29,6 +30,7 @@ class AlertRule:
             require_substantive=s.require_substantive,
             sources=frozenset(s.sources),
             channels=tuple(s.channels),
+            min_confidence=s.min_confidence,
         )
 
     def matches(self, match: MatchResult, source: str) -> bool:
@@ -42,7 +44,9 @@ class AlertRule:
         if not self.topics:
             return bool(actors)
         return any(
-            t.name in self.topics and (t.substantive or not self.require_substantive)
+            t.name in self.topics
+            and (t.substantive or not self.require_substantive)
+            and (t.confidence is None or t.confidence >= self.min_confidence)
             for t in match.topics
         )
 

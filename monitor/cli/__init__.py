@@ -37,6 +37,7 @@ def _register() -> None:
     from monitor.cli import export as _export  # noqa: F401
     from monitor.cli import feeds as _feeds  # noqa: F401
     from monitor.cli import match as _match  # noqa: F401
+    from monitor.cli import relevance as _relevance  # noqa: F401
     from monitor.cli import replay as _replay  # noqa: F401
     from monitor.cli import run as _run  # noqa: F401
     from monitor.cli import search as _search  # noqa: F401

@@ -15,7 +15,7 @@ from rich.table import Table
 from monitor.cli import app
 from monitor.errors import PantauError
 from monitor.extract import extract_article
-from monitor.match import Lexicon, Matcher
+from monitor.match import Lexicon, Matcher, load_relevance_model
 from monitor.models import MatchResult
 from monitor.parse import decode_html
 from monitor.paths import default_config_dir
@@ -93,7 +93,15 @@ def result_json(doc: _Document, result: MatchResult) -> dict[str, Any]:
         "title": doc.title,
         "published": doc.published.date().isoformat() if doc.published else None,
         "topics": [
-            {"name": t.name, "score": t.score, "substantive": t.substantive} for t in result.topics
+            {
+                "name": t.name,
+                "score": t.score,
+                "substantive": t.substantive,
+                # Added with the relevance model: its probability and what drove it most.
+                "confidence": t.confidence,
+                "drivers": [{"feature": name, "weight": weight} for name, weight in t.drivers],
+            }
+            for t in result.topics
         ],
         "actors": [
             {"name": a.name, "via": a.via, "count": a.count, "snippets": list(a.snippets)}
@@ -114,6 +122,8 @@ def _table(doc: _Document, result: MatchResult) -> Table:
         first = t.hits[0] if t.hits else None
         fired = f"[{first.term}] {first.snippet}" if first else ""
         verdict = "substantive" if t.substantive else "passing"
+        if t.confidence is not None:
+            verdict += f" ({t.confidence:.2f})"
         table.add_row("topic", t.name, verdict, f"{t.score:g}", fired)
     for a in result.actors:
         first = a.hits[0] if a.hits else None
@@ -134,11 +144,15 @@ def match_command(
     config_dir: Path | None = typer.Option(
         None, "--config-dir", help="Directory with topics.toml and actors.toml."
     ),
+    model: str = typer.Option(
+        "bundled", "--model", help='Relevance model: "bundled", "rules" or a model file.'
+    ),
 ) -> None:
     """Show which topics and actors each file mentions, and which term fired where."""
     published = _parse_date(date)
     try:
-        matcher = Matcher(Lexicon.load(config_dir or default_config_dir()))
+        lexicon = Lexicon.load(config_dir or default_config_dir())
+        matcher = Matcher(lexicon, load_relevance_model(model))
     except PantauError as exc:
         raise _fail(exc.message) from None
     console = Console()

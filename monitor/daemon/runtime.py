@@ -33,7 +33,7 @@ from monitor.dedup import DedupConfig, DedupIndex
 from monitor.errors import SchemaError, StorageError, UnavailableError
 from monitor.events import EventNotifier
 from monitor.fetch import Fetcher, FetchPolicy, HostLimiter
-from monitor.match import Lexicon, Matcher
+from monitor.match import Lexicon, Matcher, load_relevance_model
 from monitor.metrics import Metrics
 from monitor.secrets import resolve_secrets
 from monitor.timeofday import parse_clock, parse_window, parse_zone
@@ -145,7 +145,8 @@ def open_engine(settings: Settings, *, upgrade: bool | None = None) -> Engine:
 
 
 def load_matcher(settings: Settings) -> Matcher:
-    return Matcher(Lexicon.load(settings.lexicon_dir))
+    model = load_relevance_model(settings.matching.relevance_model)
+    return Matcher(Lexicon.load(settings.lexicon_dir), model)
 
 
 @dataclass

@@ -47,6 +47,9 @@ _CAPTION = re.compile(
     re.IGNORECASE,
 )
 _CAPTION_MAX = 200
+# An agency sign-off closing the last paragraph, "(antara/jpnn)", "(ant/rid)": all lower-case
+# initials with no spaces, unlike a photo credit "(ANTARA FOTO/Aditya Pradana Putra)".
+_SIGN_OFF = re.compile(r"[.!?\"”]\s*\((?:[a-z]{2,10}/)+[a-z]{2,10}\)\W*$")
 
 # From one of these lines on, the page is comments and footer, never article text.
 _END = re.compile(
@@ -64,7 +67,7 @@ def _is_link_heading(line: str) -> bool:
 
 
 def _is_caption(line: str) -> bool:
-    return len(line) <= _CAPTION_MAX and bool(_CAPTION.search(line))
+    return len(line) <= _CAPTION_MAX and bool(_CAPTION.search(line)) and not _SIGN_OFF.search(line)
 
 
 def _looks_like_headline(line: str) -> bool:

@@ -5,5 +5,6 @@ folded text, resolves roles by date, and judges each topic substantive or passin
 """
 
 from monitor.match.matcher import Lexicon, Matcher
+from monitor.match.model import RelevanceModel, load_relevance_model
 
-__all__ = ["Lexicon", "Matcher"]
+__all__ = ["Lexicon", "Matcher", "RelevanceModel", "load_relevance_model"]

@@ -72,6 +72,11 @@ class Topic:
     context: tuple[Term, ...] = ()
     pair: tuple[str, str] | None = None
     relevance: Relevance = field(default_factory=Relevance)
+    # Words that say the topic is being dealt with ("perundingan", "sanctions"): never a hit
+    # on their own, only features of the relevance model near the topic's own evidence.
+    cues: tuple[Term, ...] = ()
+    # Words that say the topic is background ("akibat perang", "former", "harga"): features too.
+    background: tuple[Term, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -313,7 +318,7 @@ class _Reader:
 
 def _topic(r: _Reader, name: str, spec: dict[str, Any], groups: set[str]) -> Topic:
     where = f"topics.{name}"
-    r.only(spec, where, {"label", "terms", "context", "pair", "relevance"})
+    r.only(spec, where, {"label", "terms", "context", "pair", "relevance", "cues", "background"})
     pair_names = r.strings(spec, where, "pair")
     pair: tuple[str, str] | None = None
     if pair_names:
@@ -359,6 +364,8 @@ def _topic(r: _Reader, name: str, spec: dict[str, Any], groups: set[str]) -> Top
         context=r.terms(spec, where, "context"),
         pair=pair,
         relevance=relevance,
+        cues=r.terms(spec, where, "cues"),
+        background=r.terms(spec, where, "background"),
     )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -28,7 +28,8 @@ import ahocorasick
 
 from monitor.extract import strip_furniture
 from monitor.match.lexicon import CaseCheck, Lexicon, Term, Topic
-from monitor.match.relevance import Hit, Kind, Layout, Snippets, pair_score, plain_score
+from monitor.match.model import Judge, RelevanceModel, TextSpec
+from monitor.match.relevance import Extra, Hit, Kind, Layout, Snippets, pair_score, plain_score
 from monitor.match.textnorm import FoldMap, camel_end, camel_start, fold_map
 from monitor.models import ActorMention, MatchResult, TopicScore, Via
 
@@ -61,31 +62,66 @@ def matched_text(title: str, body: str) -> str:
 class Matcher:
     """Finds topics and actors in articles. Build once per lexicon; ``match`` is pure."""
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        model: RelevanceModel | None = None,
+        *,
+        judges: Mapping[str, Judge] | None = None,
+        text: TextSpec | None = None,
+    ) -> None:
+        """``model`` decides substantive vs passing where it has a topic (else the rules);
+        ``judges`` replaces it per topic (training collects features this way)."""
         self.lexicon = lexicon
+        self.model = model
+        self._judges: Mapping[str, Judge] = (
+            judges if judges is not None else dict(model.topics) if model is not None else {}
+        )
+        self._text = model.text if model is not None else text
         self._roles = {r.name: r for r in lexicon.roles}
         self._actors = {a.name: a for a in lexicon.actors}
-        self._automaton = _build_automaton(_entries(lexicon))
+        entries = list(_entries(lexicon))
+        self._automaton = _build_automaton(e for e in entries if e.kind not in _MODEL_KINDS)
+        # Cue and background words only feed the relevance model: they are looked for in a
+        # second pass, and only in articles where a judged topic has evidence at all.
+        model_entries = [e for e in entries if e.kind in _MODEL_KINDS]
+        self._model_automaton = _build_automaton(model_entries) if model_entries else None
 
     def match(self, title: str, body: str, published: datetime | None) -> MatchResult:
         """Topics and actors of one article; ``published`` (None = now) resolves roles."""
         text = matched_text(title, body)
-        hits = _resolve_overlaps(self._scan(text, fold_map(text)))
+        folded = fold_map(text)
+        hits = _resolve_overlaps(self._scan(text, folded, self._automaton))
         day = _day(published)
         people = self._people(text, hits, day)
         snippets = Snippets(text)
         return MatchResult(
-            topics=self._topics_for(text, len(title), hits, people, day, snippets),
+            topics=self._topics_for(
+                _Article(text, len(title), folded), hits, people, day, snippets
+            ),
             actors=_mentions(snippets, people.hits),
         )
 
+    def _model_inputs(
+        self, article: _Article
+    ) -> tuple[dict[tuple[str, str], list[Hit]], Mapping[int, str]]:
+        """Cue and background hits by (kind, topic), and the hashed words of title and lead."""
+        by: dict[tuple[str, str], list[Hit]] = defaultdict(list)
+        if self._model_automaton is not None:
+            found = self._scan(article.text, article.folded, self._model_automaton)
+            for h in _resolve_overlaps(found):
+                by[(h.kind, h.owner)].append(h)
+        title = article.text[: article.title_len]
+        words = self._text.words(title, article.text[article.title_len :]) if self._text else {}
+        return by, words
+
     # -- scanning -------------------------------------------------------------------------
 
-    def _scan(self, text: str, folded: FoldMap) -> list[Hit]:
+    def _scan(self, text: str, folded: FoldMap, automaton: ahocorasick.Automaton) -> list[Hit]:
         ftext, size = folded.text, len(folded.text)
         starts, deltas = folded.starts, folded.deltas
         found: list[Hit] = []
-        for last, (length, word_first, word_last, entries) in self._automaton.iter(ftext):
+        for last, (length, word_first, word_last, entries) in automaton.iter(ftext):
             start, end = last - length + 1, last + 1
             # Most raw hits sit inside a longer word ("as" in "pasukan"): reject those cheaply.
             if word_first and start and ftext[start - 1].isalnum():
@@ -125,7 +161,8 @@ class Matcher:
         named = {h.owner for h in hits if names_actor(h)}
         people = [h for h in hits if names_actor(h) or (h.kind == "short" and h.owner in named)]
         resolved = list(people)
-        anchors: dict[str, str] = {}
+        anchors: dict[tuple[str, bool], str] = {}
+        elsewhere: set[str] = set()
         attached: dict[str, set[str]] = defaultdict(set)
         for h in hits:
             if h.kind not in ("role", "title"):
@@ -141,12 +178,18 @@ class Matcher:
                 # A name wins over the role; the text says this person holds the office.
                 if not former:
                     attached[beside].add(role.name)
-                    anchors[role.name] = beside
+                anchors[(role.name, former)] = beside
                 continue
             if h.kind == "title":
                 continue  # a bare "Sekjen" only matters next to a name
-            who = anchors.get(role.name) if not former else None
-            who = who or role.holder_on(day, former=former)
+            if role.name in elsewhere or _other_name_follows(text, h.end):
+                # "Secretary of State Pratikno", "Defence Secretary John Healey", "Secretary
+                # of State for Northern Ireland": another country's office, and so are the
+                # article's later bare mentions of it.
+                elsewhere.add(role.name)
+                continue
+            # A later "sang mantan Sekjen" refers back to the person introduced with it.
+            who = anchors.get((role.name, former)) or role.holder_on(day, former=former)
             if who:
                 resolved.append(Hit("role", who, h.term, h.start, h.end))
         resolved.sort(key=lambda h: (h.start, h.end))
@@ -168,27 +211,40 @@ class Matcher:
 
     def _topics_for(
         self,
-        text: str,
-        title_len: int,
+        article: _Article,
         hits: Sequence[Hit],
         people: _People,
         day: date,
         snippets: Snippets,
     ) -> tuple[TopicScore, ...]:
-        layout = Layout(text, title_len)
+        layout = Layout(article.text, article.title_len)
         links = self._links(people, day)
         signals = _signal_hits(hits)
         context: dict[str, list[Hit]] = defaultdict(list)
         for h in hits:
             if h.kind == "context":
                 context[h.owner].append(h)
+        found = [
+            (topic, self._evidence(topic, signals, people.hits, links))
+            for topic in self.lexicon.topics
+        ]
+        model_hits: dict[tuple[str, str], list[Hit]] = {}
+        words: Mapping[int, str] = {}
+        if any(evidence and topic.name in self._judges for topic, evidence in found):
+            model_hits, words = self._model_inputs(article)
         scores: list[TopicScore] = []
-        for topic in self.lexicon.topics:
-            evidence = self._evidence(topic, signals, people.hits, links)
+        for topic, evidence in found:
+            extra = Extra(
+                context[topic.name],
+                model_hits.get(("cue", topic.name), ()),
+                model_hits.get(("background", topic.name), ()),
+                self._judges.get(topic.name),
+                words,
+            )
             score = (
-                pair_score(topic, evidence, layout, snippets)
+                pair_score(topic, evidence, layout, snippets, extra)
                 if topic.pair
-                else plain_score(topic, evidence, context.get(topic.name, ()), layout, snippets)
+                else plain_score(topic, evidence, layout, snippets, extra)
             )
             if score is not None:
                 scores.append(score)
@@ -229,6 +285,18 @@ class Matcher:
 
 
 @dataclass(frozen=True)
+class _Article:
+    """The matched text (title, blank line, body) with its folding, for second passes."""
+
+    text: str
+    title_len: int
+    folded: FoldMap
+
+
+_MODEL_KINDS = frozenset({"cue", "background"})
+
+
+@dataclass(frozen=True)
 class _Signals:
     """Topic and group hits, each with whether it sits inside an office title."""
 
@@ -263,6 +331,8 @@ def _entries(lex: Lexicon) -> Iterable[_Entry]:
     for topic in lex.topics:
         yield from (_Entry("topic", topic.name, t) for t in topic.terms)
         yield from (_Entry("context", topic.name, t) for t in topic.context)
+        yield from (_Entry("cue", topic.name, t) for t in topic.cues)
+        yield from (_Entry("background", topic.name, t) for t in topic.background)
     for group in lex.groups:
         yield from (_Entry("group", group.name, t) for t in group.terms)
         yield from (_Entry("group_context", group.name, t) for t in group.context)
@@ -398,6 +468,42 @@ def _mentions(snippets: Snippets, people: Sequence[Hit]) -> tuple[ActorMention, 
         )
         for name, hs in by_actor.items()
     )
+
+
+# Capitalised words after an office that are not a person's name: days and months (Indonesian
+# copy writes "Sekjen NATO Senin (2/2) mengatakan"), and words that start a clause.
+_NOT_A_NAME = frozenset(
+    """senin selasa rabu kamis jumat jum'at sabtu minggu monday tuesday wednesday thursday
+    friday saturday sunday januari februari maret april mei juni juli agustus september
+    oktober november desember january february march june july august october december the
+    this that he she it his her they in on at and but said says menurut kata ujar mengatakan
+    dalam pada di ke dari yang itu ini saat ketika sebelumnya kemudian namun also""".split()  # noqa: SIM905
+)
+_FOLLOWING_NAME = re.compile(
+    r"[ \t]*,?[ \t]*(?:(?:for|untuk|of)[ \t]+)?([A-Z][\w'’.-]*)(?:[ \t]+[A-Z][\w'’.-]*)?"
+)
+
+
+def _other_name_follows(text: str, end: int) -> bool:
+    """Whether the office at ``text[:end]`` is followed by a name (the caller already knows
+    it is not a holder's): "Menteri Sekretaris Negara Pratikno", "Secretary of State for
+    Northern Ireland". Acronyms and the words in ``_NOT_A_NAME`` are not names."""
+    m = _FOLLOWING_NAME.match(text, end)
+    if m is None or _title_case_line(text, end):
+        return False
+    word = m.group(1).rstrip(".")
+    if word.isupper() or word.lower() in _NOT_A_NAME:
+        return False
+    return len(word) > 1
+
+
+def _title_case_line(text: str, pos: int) -> bool:
+    """Headlines and subheadings capitalise (nearly) every word: no name can be told there."""
+    lo = text.rfind("\n", 0, pos) + 1
+    hi = text.find("\n", pos)
+    words = [w for w in text[lo : hi if hi >= 0 else len(text)].split() if w[:1].isalpha()]
+    capital = sum(1 for w in words if w[0].isupper())
+    return len(words) >= 3 and capital >= 0.6 * len(words)
 
 
 def _word_before(text: str, pos: int) -> str:

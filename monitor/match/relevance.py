@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import accumulate
+from math import log1p
 from typing import Literal, NamedTuple
 
 from monitor.match.lexicon import Topic
+from monitor.match.model import Judge
 from monitor.match.textnorm import sentence_bounds, snippet
 from monitor.models import Span, TermHit, TopicScore
 
 Kind = Literal[
     "topic",
     "context",
+    "cue",
+    "background",
     "group",
     "group_context",
     "name",
@@ -163,28 +167,51 @@ def _topic_score(
     layout: Layout,
     paragraphs: set[int],
     snippets: Snippets,
+    extra: Extra,
 ) -> TopicScore:
+    rules = _verdict(topic, evidence, layout, paragraphs)
+    substantive, confidence = rules, None
+    drivers: tuple[tuple[str, float], ...] = ()
+    if extra.judge is not None:
+        features = topic_features(
+            topic, evidence, extra.context, extra.cues, extra.background, layout, paragraphs, rules
+        )
+        confidence, drivers = extra.judge.judge(features, FEATURES, extra.words)
+        substantive = confidence >= extra.judge.threshold
+        confidence = round(confidence, 3)
     return TopicScore(
         name=topic.name,
         score=round(sum(_weight(h, layout) for h in kept), 2),
-        substantive=_verdict(topic, evidence, layout, paragraphs),
+        substantive=substantive,
         hits=tuple(snippets.term_hit(h) for h in sorted(kept, key=lambda h: h.start)),
+        confidence=confidence,
+        drivers=drivers,
     )
 
 
+class Extra(NamedTuple):
+    """What a topic's verdict may use beyond its evidence: context and cue hits, the model."""
+
+    context: Sequence[Hit] = ()
+    cues: Sequence[Hit] = ()
+    background: Sequence[Hit] = ()
+    judge: Judge | None = None
+    words: Mapping[int, str] = {}
+
+
 def plain_score(
-    topic: Topic, evidence: Evidence, context: Sequence[Hit], layout: Layout, snippets: Snippets
+    topic: Topic, evidence: Evidence, layout: Layout, snippets: Snippets, extra: Extra
 ) -> TopicScore | None:
-    """``context``: the topic's context hits, which only add to the score."""
+    """``extra.context``: the topic's context hits, which only add to the score."""
     if not evidence:
         return None
     paragraphs = {layout.paragraph(h.start) for h, _ in evidence}
-    kept = [h for h, _ in evidence] + list(context)
-    return _topic_score(topic, kept, evidence, layout, paragraphs, snippets)
+    kept = [h for h, _ in evidence] + list(extra.context)
+    return _topic_score(topic, kept, evidence, layout, paragraphs, snippets, extra)
 
 
 def pair_score(
-    topic: Topic, evidence: Evidence, layout: Layout, snippets: Snippets
+    topic: Topic, evidence: Evidence, layout: Layout, snippets: Snippets, extra: Extra
 ) -> TopicScore | None:
     """A relationship topic only counts where both sides meet in one paragraph."""
     sides_in: dict[int, set[str]] = defaultdict(set)
@@ -195,4 +222,79 @@ def pair_score(
     if not paragraphs:
         return None
     kept = [h for h, _ in evidence if layout.paragraph(h.start) in paragraphs]
-    return _topic_score(topic, kept, evidence, layout, paragraphs, snippets)
+    return _topic_score(topic, kept, evidence, layout, paragraphs, snippets, extra)
+
+
+# -- features for the relevance model -----------------------------------------------------
+
+FEATURES: tuple[str, ...] = (
+    "rules",  # the rules' verdict (above)
+    "title",  # the title rule holds
+    "lead",  # evidence in the first body paragraph (pair topics: both sides there)
+    "hits",  # log1p of the evidence hits kept
+    "paragraphs",  # log1p of the paragraphs with evidence (pair topics: where sides meet)
+    "share",  # those paragraphs over the body's paragraphs
+    "sentence_signals",  # most distinct signals in one sentence
+    "meet_sentences",  # log1p of sentences carrying two or more signals (pair: both sides)
+    "own_terms",  # log1p of hits of the topic's own terms
+    "actors",  # log1p of distinct people among the evidence
+    "first",  # how early the first evidence comes (1 = at the start of the text)
+    "cues",  # log1p of cue words in sentences with evidence
+    "cue_sentences",  # share of evidence sentences that carry a cue word
+    "cues_all",  # log1p of the topic's cue words anywhere in the text
+    "background",  # log1p of background words in sentences with evidence
+    "background_title",  # a background word in the title ("Former NATO chief …")
+    "context",  # log1p of context-term hits
+    "length",  # log1p of the body's paragraphs
+)
+
+
+def topic_features(
+    topic: Topic,
+    evidence: Evidence,
+    context: Sequence[Hit],
+    cues: Sequence[Hit],
+    background: Sequence[Hit],
+    layout: Layout,
+    paragraphs: set[int],
+    rules: bool,
+) -> tuple[float, ...]:
+    """The model's view of one detected topic, in ``FEATURES`` order."""
+    body = [p for p in range(len(layout.para_starts)) if layout.para_starts[p] >= layout.title_len]
+    lead = body[0] if body else -1
+    by_sentence: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for h, signals in evidence:
+        by_sentence[layout.sentence(h.start)] |= signals
+    need = 2 if topic.pair is None else len(topic.pair)
+    meet = sum(1 for s in by_sentence.values() if len(s) >= need)
+    cue_sentences = {layout.sentence(h.start) for h in cues} & set(by_sentence)
+    cue_hits = sum(1 for h in cues if layout.sentence(h.start) in by_sentence)
+    kept = [h for h, _ in evidence if topic.pair is None or layout.paragraph(h.start) in paragraphs]
+    first = min((h.start for h in kept), default=len(layout.text))
+    people = {h.owner for h, _ in evidence if h.kind in ("name", "alias", "short", "role")}
+    # Counts are capped: a long article must not look like a different kind of text to a
+    # model trained mostly on leads (the cap is where more of the same stops adding meaning).
+    return (
+        float(rules),
+        float(_title_rule(topic, evidence, layout)),
+        float(lead in paragraphs),
+        _capped(len(kept), 12),
+        _capped(len(paragraphs), 8),
+        len(paragraphs & set(body)) / len(body) if body else 0.0,
+        float(min(max((len(s) for s in by_sentence.values()), default=0), 4)),
+        _capped(meet, 6),
+        _capped(sum(1 for h, _ in evidence if h.kind == "topic"), 10),
+        _capped(len(people), 5),
+        1.0 - first / max(len(layout.text), 1),
+        _capped(cue_hits, 10),
+        len(cue_sentences) / len(by_sentence) if by_sentence else 0.0,
+        _capped(len(cues), 12),
+        _capped(sum(1 for h in background if layout.sentence(h.start) in by_sentence), 6),
+        float(any(layout.in_title(h) for h in background)),
+        _capped(len(context), 6),
+        _capped(len(body), 15),
+    )
+
+
+def _capped(n: int, cap: int) -> float:
+    return log1p(min(n, cap))

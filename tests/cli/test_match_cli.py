@@ -35,7 +35,10 @@ def test_json_output_has_one_line_per_file_with_the_stable_schema(runner: CliRun
     assert first["title"] == "February 2, 2026"  # first non-empty line of a text file
     assert first["published"] == "2026-02-02"
     for topic in first["topics"]:
-        assert set(topic) == {"name", "score", "substantive"}
+        # The stable keys, plus (added with the relevance model) its confidence and drivers.
+        assert set(topic) == {"name", "score", "substantive", "confidence", "drivers"}
+        assert 0.0 <= topic["confidence"] <= 1.0
+        assert topic["drivers"] and all(set(d) == {"feature", "weight"} for d in topic["drivers"])
     for actor in first["actors"]:
         assert set(actor) == {"name", "via", "count", "snippets"}
         assert actor["snippets"] and all(isinstance(s, str) for s in actor["snippets"])
@@ -43,6 +46,20 @@ def test_json_output_has_one_line_per_file_with_the_stable_schema(runner: CliRun
     assert rutte["via"] == "role"
     nato = next(t for t in first["topics"] if t["name"] == "nato")
     assert nato["substantive"] is True and nato["score"] > 0
+    assert nato["confidence"] >= 0.5
+
+
+def test_rules_only_matching_leaves_confidence_empty(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["match", "--json", "--model", "rules", str(SEED_000)])
+    assert result.exit_code == 0, result.output
+    topics = json.loads(result.stdout)["topics"]
+    assert topics and all(t["confidence"] is None and t["drivers"] == [] for t in topics)
+
+
+def test_a_missing_model_file_is_one_clear_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["match", "--model", str(tmp_path / "none.json"), str(SEED_000)])
+    assert result.exit_code == 2
+    assert "relevance model not found" in result.output
 
 
 def test_date_option_drives_role_resolution(runner: CliRunner, tmp_path: Path) -> None:

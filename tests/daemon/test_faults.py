@@ -211,7 +211,8 @@ ZYGOTE = textwrap.dedent(
     from monitor.cli import app
     from monitor.config import load_settings
 
-    matcher = monitor.daemon.runtime.load_matcher(load_settings(None, env={}))
+    rules = {"matching": {"relevance_model": "rules"}}  # as the test's configuration says
+    matcher = monitor.daemon.runtime.load_matcher(load_settings(None, env={}, overrides=rules))
     monitor.daemon.runtime.load_matcher = lambda settings: matcher
 
     for line in sys.stdin:
@@ -352,7 +353,9 @@ def test_sigkill_at_random_points_of_a_replay_loses_and_doubles_nothing(tmp_path
     titles = build_corpus(corpus)
     config = tmp_path / "pantau.toml"
     # Flood control off for this test: 200 alerts must each be sent as a message of its own.
+    # The generated articles are templated text: the topics.toml rules say which alert (all).
     config.write_text(
+        '[matching]\nrelevance_model = "rules"\n'
         '[[alerts.channels]]\nname = "console"\ntype = "console"\nrate_limit = 1000\n',
         encoding="utf-8",
     )

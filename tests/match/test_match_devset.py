@@ -6,45 +6,19 @@ Run with ``-s`` to see the figures. Labels live in tests/data/devset.toml.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from monitor.match.evaluate import Tally
 from monitor.match.matcher import Lexicon, Matcher
 
 DEVSET = Path(__file__).parents[1] / "data" / "devset.toml"
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 TOPICS = ("nato", "ukraine", "us_russia")
 THRESHOLD = 0.95
-
-
-@dataclass
-class Tally:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def add(self, expected: bool, got: bool, where: str) -> None:
-        if expected and got:
-            self.tp += 1
-        elif got:
-            self.fp += 1
-            self.errors.append(f"false positive: {where}")
-        elif expected:
-            self.fn += 1
-            self.errors.append(f"missed: {where}")
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
 
 def _passages() -> list[dict[str, Any]]:

@@ -11,9 +11,11 @@ import json
 import re
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))  # the checkout: one definition of URL keys and splits
+from monitor.match.evaluate import split_of, url_key  # noqa: E402
+
 EXCLUSIONS = HERE.parents[2].parent / "shared" / "corpus" / "evaluation_exclusions.txt"
 VERDICTS = {"substantive", "passing", "none"}
 TOPICS = ("nato", "ukraine", "us_russia")
@@ -32,17 +34,6 @@ TAGS = {
     "related_links",
     "hard_negative",
 }
-
-
-def url_key(url: str) -> str:
-    """The exclusion list's key: host without www./m./amp./mobile., path without trailing /."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    for prefix in ("www.", "m.", "amp.", "mobile."):
-        if host.startswith(prefix):
-            host = host[len(prefix) :]
-            break
-    return host + parts.path.rstrip("/")
 
 
 def reserved() -> set[str]:
@@ -84,6 +75,14 @@ def check(paths: list[Path]) -> list[str]:
                 if tag not in TAGS:
                     problems.append(f"{where}: unknown tag {tag!r}")
             key = url_key(str(row.get("url", "")))
+            split = split_of(str(row.get("url", "")))
+            if row.get("fixture"):
+                if row.get("split") != "train":
+                    problems.append(f"{where}: a fixture (a seed article) belongs to train")
+            elif "split" in row and row["split"] != split:
+                problems.append(
+                    f"{where}: split is fixed by the URL hash: {split}, not {row['split']}"
+                )
             if hashlib.sha256(key.encode()).hexdigest() in excluded:
                 problems.append(f"{where}: {row['url']} is reserved for outside evaluation")
             if key in seen:
