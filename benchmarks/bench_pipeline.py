@@ -18,30 +18,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import tempfile
 import time
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import trafilatura
 
-import monitor.daemon.pipeline as pipeline_module
+import monitor.daemon.analysis as analysis_module
 from benchmarks.common import Figure, Mode, Result, Target, cpu, median, rounds_for
 from benchmarks.corpus import BenchPage, build_pages, describe
 from benchmarks.corpus import page as corpus_page
 from benchmarks.harness import (
+    CONFIG_DIR,
+    NOW,
     default_matcher,
     entry_for,
     fresh_trafilatura,
     pipeline,
     sqlite_engine,
 )
+from monitor.daemon.analysis import PageJob, WorkerSpec
 from monitor.daemon.pipeline import Pipeline
+from monitor.daemon.workers import WorkerPool
+from monitor.dedup import DedupConfig
 from monitor.extract.article import extract_article
 from monitor.match.matcher import Matcher
 
@@ -69,25 +72,38 @@ class Stopwatch:
 
         return timed
 
+    def wrap_async(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            started = cpu()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                self.seconds[name] += cpu() - started
+
+        return timed
+
 
 @contextlib.contextmanager
 def instrumented(pipe: Pipeline, watch: Stopwatch) -> Iterator[None]:
-    """Time each stage the pipeline calls (module functions are swapped back afterwards)."""
+    """Time each stage the pipeline calls (module functions are swapped back afterwards); the
+    pure stages run in-process here (no worker pool), in :func:`analysis_module.analyse`."""
     saved = {
-        name: getattr(pipeline_module, name)
-        for name in ("extract_article", "strip_furniture", "canonicalize_url")
+        name: getattr(analysis_module, name)
+        for name in ("extract_article", "strip_furniture", "canonicalize_url", "fingerprint")
     }
-    pipeline_module.extract_article = watch.wrap("extract", extract_article)  # type: ignore[assignment]
-    pipeline_module.strip_furniture = watch.wrap("strip_furniture", saved["strip_furniture"])  # type: ignore[assignment]
-    pipeline_module.canonicalize_url = watch.wrap("canonicalize", saved["canonicalize_url"])  # type: ignore[assignment]
+    analysis_module.extract_article = watch.wrap("extract", extract_article)  # type: ignore[assignment]
+    analysis_module.strip_furniture = watch.wrap("strip_furniture", saved["strip_furniture"])  # type: ignore[assignment]
+    analysis_module.canonicalize_url = watch.wrap("canonicalize", saved["canonicalize_url"])  # type: ignore[assignment]
+    # The body's dedup fingerprint is computed with the other pure stages, the lookup later.
+    analysis_module.fingerprint = watch.wrap("dedup", saved["fingerprint"])  # type: ignore[assignment]
     pipe.matcher.match = watch.wrap("match", pipe.matcher.match)  # type: ignore[method-assign]
     pipe.dedup.check = watch.wrap("dedup", pipe.dedup.check)  # type: ignore[method-assign]
-    pipe._store = watch.wrap("store", pipe._store)  # type: ignore[method-assign]
+    pipe._store = watch.wrap_async("store", pipe._store)  # type: ignore[method-assign]
     try:
         yield
     finally:
         for name, fn in saved.items():
-            setattr(pipeline_module, name, fn)
+            setattr(analysis_module, name, fn)
         del pipe.matcher.match  # back to the class's method
 
 
@@ -152,26 +168,33 @@ async def _single_core_round(
     }
 
 
+def _job(page: BenchPage) -> PageJob:
+    return PageJob(page.html, page.url, "text/html; charset=utf-8", "", None, NOW)
+
+
 async def _pool_round(
     pages: Sequence[BenchPage], matcher: Matcher, db: Path, warm: Sequence[BenchPage]
 ) -> float:
     engine = sqlite_engine(db)
-    context = multiprocessing.get_context("forkserver")
+    # The workers build the matcher default_matcher() builds: bundled lexicon, rules alone.
+    spec = WorkerSpec(lexicon_dir=CONFIG_DIR, relevance_model="rules", dedup=DedupConfig())
+    pool = WorkerPool(spec, workers=WORKERS, timeout=600.0)
     try:
-        with ProcessPoolExecutor(WORKERS, mp_context=context) as pool:
-            # Start both workers and import trafilatura in them before the clock starts.
-            list(pool.map(extract_article, [p.html for p in warm], [p.url for p in warm]))
-            pipe = pipeline(engine, pages, matcher, executor=pool)
-            gate = asyncio.Semaphore(IN_FLIGHT)
+        # Start both workers and import trafilatura in them before the clock starts.
+        await pool.start()
+        await asyncio.gather(*(pool.run(_job(p)) for p in warm))
+        pipe = pipeline(engine, pages, matcher, workers=pool)
+        gate = asyncio.Semaphore(IN_FLIGHT)
 
-            async def one(page: BenchPage) -> None:
-                async with gate:
-                    await pipe.process_entry(entry_for(page), feed_id=None)
+        async def one(page: BenchPage) -> None:
+            async with gate:
+                await pipe.process_entry(entry_for(page), feed_id=None)
 
-            started = time.perf_counter()
-            await asyncio.gather(*(one(p) for p in pages))
-            return time.perf_counter() - started
+        started = time.perf_counter()
+        await asyncio.gather(*(one(p) for p in pages))
+        return time.perf_counter() - started
     finally:
+        pool.close()
         engine.dispose()
 
 

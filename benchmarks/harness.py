@@ -15,6 +15,7 @@ from benchmarks.corpus import ROOT, BenchPage
 from monitor.alert.rules import AlertRule
 from monitor.config import load_settings
 from monitor.daemon.pipeline import Pipeline
+from monitor.daemon.workers import WorkerPool
 from monitor.dedup.index import DedupConfig, DedupIndex
 from monitor.match.lexicon import Lexicon
 from monitor.match.matcher import Matcher
@@ -72,6 +73,7 @@ def pipeline(
     matcher: Matcher,
     *,
     executor: Executor | None = None,
+    workers: WorkerPool | None = None,
 ) -> Pipeline:
     return Pipeline(
         engine=engine,
@@ -80,6 +82,7 @@ def pipeline(
         dedup=DedupIndex(DedupConfig()),
         rules=default_rules(),
         executor=executor,
+        workers=workers,
         clock=lambda: NOW,
     )
 

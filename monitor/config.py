@@ -68,7 +68,11 @@ class ScheduleSettings(_Section):
     # max(600, 10 x fetch.total_timeout). Shorter only if every poll surely finishes sooner.
     lease: float | None = Field(None, gt=0)
     article_concurrency: int = Field(4, gt=0)
-    extract_workers: int = Field(1, ge=0)
+    # Worker processes for a page's pure stages (extract, match, dedup fingerprint); 0 runs
+    # them in the daemon's own process. Default: one per core.
+    extract_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0)
+    extract_timeout: float = Field(60.0, gt=0)  # seconds of work per page, from its start
+    extract_attempts: int = Field(3, gt=0)  # overruns before an entry is recorded as skipped
 
 
 class DedupSettings(_Section):

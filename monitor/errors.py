@@ -17,6 +17,8 @@ operator must change something.
     ├── ParseError                  feed bytes could not be turned into entries
     │   └── UnsafeXMLError          entity declarations / DTD tricks refused before parsing
     ├── ExtractError                no article text could be extracted from a page
+    │   └── WorkerTimeoutError      a page's pure stages overran their deadline or crashed
+    │                               their worker process (transient, bounded attempts)
     ├── StorageError                database problem (what the storage layer raises)
     │   ├── UnavailableError        cannot reach or write the database now (transient)
     │   │   └── LockedError         another connection holds a lock it needs (transient)
@@ -65,6 +67,7 @@ __all__ = [
     "UnavailableError",
     "UnsafeXMLError",
     "UnsupportedContentError",
+    "WorkerTimeoutError",
     "error_chain",
 ]
 
@@ -132,6 +135,13 @@ class UnsafeXMLError(ParseError):
 
 class ExtractError(PantauError):
     """No usable article text in a page."""
+
+
+class WorkerTimeoutError(ExtractError):
+    """A page's extraction ran past its deadline (or took its worker process down); the
+    pipeline retries it a bounded number of times, then records it as skipped."""
+
+    transient = True
 
 
 class AlertDeliveryError(PantauError):

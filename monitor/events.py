@@ -41,6 +41,10 @@ Every consumer sees an event as one envelope::
 ``feed.recovered`` — an unhealthy feed works again
     feed_id: int, url: str, name: str
 
+``entry.skipped`` — a feed entry given up on after its attempts (its page overran the
+extraction deadline each time); it is marked seen and not tried again
+    feed_id: int | null, url: str (the entry's link), title: str, reason: str, attempts: int
+
 Consumers must ignore ``data`` keys they do not know: keys may be added, never renamed.
 
 Ids and concurrent writers: SQLite has one writer at a time and reuses no id, so ids become
@@ -72,6 +76,7 @@ ALERT_SENT = "alert.sent"
 ALERT_FAILED = "alert.failed"
 FEED_UNHEALTHY = "feed.unhealthy"
 FEED_RECOVERED = "feed.recovered"
+ENTRY_SKIPPED = "entry.skipped"
 EVENT_TYPES = (
     ARTICLE_STORED,
     MATCH,
@@ -80,6 +85,7 @@ EVENT_TYPES = (
     ALERT_FAILED,
     FEED_UNHEALTHY,
     FEED_RECOVERED,
+    ENTRY_SKIPPED,
 )
 
 MAX_SNIPPETS = 3
@@ -256,6 +262,12 @@ def feed_recovered(*, feed_id: int, url: str, name: str) -> dict[str, Any]:
     return {"feed_id": feed_id, "url": url, "name": name}
 
 
+def entry_skipped(
+    *, feed_id: int | None, url: str, title: str, reason: str, attempts: int
+) -> dict[str, Any]:
+    return {"feed_id": feed_id, "url": url, "title": title, "reason": reason, "attempts": attempts}
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 
@@ -421,6 +433,14 @@ def recent_events(
         if len(rows) < 500:
             break
     return found[::-1]
+
+
+def skipped_entries(session: Transaction, *, limit: int) -> list[StoredEvent]:
+    """The last ``limit`` ``entry.skipped`` events, newest first: ``pantau status``'s list."""
+    return [
+        StoredEvent.from_row(r)
+        for r in event_log.events_of_type(session, ENTRY_SKIPPED, limit=limit)
+    ]
 
 
 def head_id(session: Transaction) -> int:

@@ -20,6 +20,7 @@ class Metrics:
     queue_depth: Gauge
     feeds_unhealthy: Gauge
     feeds_total: Gauge
+    loop_lag: Histogram
     # Refreshed from the database on every scrape (monitor.web.app):
     feed_healthy: Gauge
     alerts_failed_waiting: Gauge
@@ -61,6 +62,12 @@ class Metrics:
             queue_depth=Gauge("pantau_alert_queue_depth", "Pending alerts", registry=r),
             feeds_unhealthy=Gauge("pantau_feeds_unhealthy", "Unhealthy feeds", registry=r),
             feeds_total=Gauge("pantau_feeds", "Feeds watched", registry=r),
+            loop_lag=Histogram(
+                "pantau_event_loop_lag_seconds",
+                "How late the daemon's event loop wakes a sleeping coroutine",
+                buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                registry=r,
+            ),
             feed_healthy=Gauge(
                 "pantau_feed_healthy",
                 "1 when a feed is healthy, 0 when not",

@@ -28,6 +28,14 @@ def events_before(session: Session, before_id: int | None, *, limit: int) -> lis
     return list(session.exec(query).all())
 
 
+def events_of_type(session: Session, type_: str, *, limit: int) -> list[Event]:
+    """The last ``limit`` events of one type, newest first."""
+    query = (
+        select(Event).where(col(Event.type) == type_).order_by(col(Event.id).desc()).limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
 def last_event_id(session: Session) -> int:
     """The newest event id, 0 when there is none."""
     return int(session.exec(select(func.max(Event.id))).one() or 0)

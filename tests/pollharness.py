@@ -27,9 +27,10 @@ from sqlmodel import select
 
 from monitor.alert.rules import AlertRule
 from monitor.config import Settings
-from monitor.daemon.pipeline import Pipeline
+from monitor.daemon.pipeline import Pipeline, PipelineOptions
 from monitor.daemon.poller import Poller, PollOutcome
 from monitor.daemon.runtime import dedup_config, fetch_policy, open_engine
+from monitor.daemon.workers import WorkerPool
 from monitor.fetch.client import Fetcher, FetchPolicy
 from monitor.match.matcher import Matcher
 from monitor.models import FetchResult
@@ -140,8 +141,15 @@ class Harness:
 
 @asynccontextmanager
 async def open_daemon(
-    db: Path, loopback: LoopbackServer, matcher: Matcher, *, faults: DbFaults | None = None
+    db: Path,
+    loopback: LoopbackServer,
+    matcher: Matcher,
+    *,
+    faults: DbFaults | None = None,
+    workers: WorkerPool | None = None,
+    options: PipelineOptions = PipelineOptions(),
 ) -> AsyncIterator[Harness]:
+    """``workers``: run the pure stages in these worker processes (else in-process)."""
     settings = settings_for(db)
     engine = open_engine(settings)
     faults = faults or DbFaults()
@@ -158,6 +166,8 @@ async def open_daemon(
                 matcher=matcher,
                 dedup=Pipeline.load_dedup(engine, dedup_config(settings), datetime.now(UTC)),
                 rules=[AlertRule.from_settings(r) for r in settings.alerts.rules],
+                workers=workers,
+                options=options,
             )
             schedule = settings.schedule.model_copy(update={"alert_on_first_poll": True})
             poller = Poller(

@@ -14,6 +14,7 @@ by two of them.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -35,6 +36,7 @@ from monitor.models import ActorMention, MatchResult, Span, TermHit, TopicScore
 from storage import outbox as outbox_rows
 from storage import repo
 from storage.engine import Transaction, session_scope
+from storage.gate import StorageGate
 from storage.locks import try_exclusive
 from storage.tables import AlertRow
 
@@ -165,8 +167,11 @@ class Outbox:
         notifier: events.EventNotifier | None = None,
         digests: Mapping[str, DigestSchedule] | None = None,
         metrics: Metrics | None = None,
+        storage: StorageGate | None = None,
     ) -> None:
         self.engine = engine
+        # Every database call goes through the gate, off the loop (storage.gate).
+        self.storage = storage or StorageGate(engine)
         self.notifier = notifier  # woken after each commit that wrote alert events
         self.channels = dict(channels)
         self.policies = dict(policies or {})
@@ -196,50 +201,51 @@ class Outbox:
         due = self._due(row)
         return quiet.ends_at(due) if quiet is not None else due
 
-    def _hold(
+    async def _hold(
         self, rows: list[AlertRow], now: datetime, quiet: QuietHours | None
     ) -> list[tuple[Pending, AlertRow]]:
         """Postpone the rows that must wait (quiet hours, a digest not due yet); the rest."""
-        ready: list[tuple[Pending, AlertRow]] = []
+        going: list[tuple[datetime, AlertRow]] = []
         held: dict[datetime, list[AlertRow]] = {}
-        with session_scope(self.engine) as session:
-            for row in rows:
-                due = self._due(row)
-                until = hold_until(due, now, quiet)
-                if until is not None:
-                    held.setdefault(until, []).append(row)
-                    continue
-                assert row.story_id is not None
-                sources = repo.story_sources(session, row.story_id)
-                ready.append((Pending(message_from_row(row, sources[1:]), due), row))
+        for row in rows:
+            due = self._due(row)
+            until = hold_until(due, now, quiet)
+            if until is not None:
+                held.setdefault(until, []).append(row)
+            else:
+                going.append((due, row))
+
+        def sources(session: Transaction) -> list[list[str]]:
+            return [repo.story_sources(session, _story(row)) for _, row in going]
+
+        found = await self.storage.transaction(sources) if going else []
+        ready = [
+            (Pending(message_from_row(row, names[1:]), due), row)
+            for (due, row), names in zip(going, found, strict=True)
+        ]
         for until, waiting in held.items():
-            self._postpone(waiting, until)
+            await self._postpone(waiting, until)
         return ready
 
     async def deliver_due(self, *, limit: int = 500) -> DeliveryReport:
         """Send every due pending alert once; safe to call repeatedly."""
         report = DeliveryReport()
         now = self.clock()
-        with session_scope(self.engine) as session:
-            names = sorted({r.channel for r in repo.due_alerts(session, now, limit=limit)})
+
+        def due(session: Transaction, channel: str | None = None) -> list[AlertRow]:
+            return list(repo.due_alerts(session, now, limit=limit, channel=channel))
+
+        names = sorted({r.channel for r in await self.storage.transaction(due)})
         for name in names:
             # One deliverer per channel across workers, or two would send the same rows.
-            with try_exclusive(self.engine, f"outbox:{name}") as held:
+            async with self.storage.hold(try_exclusive(self.engine, f"outbox:{name}")) as held:
                 if not held:
                     continue  # another worker is delivering this channel right now
-                with session_scope(self.engine) as session:  # what it left, read under the lock
-                    rows = list(repo.due_alerts(session, now, limit=limit, channel=name))
+                # What it left, read under the lock.
+                rows = await self.storage.transaction(functools.partial(due, channel=name))
                 if rows:
                     await self._deliver_channel(name, rows, now, report)
         return report
-
-    def _sent_times(self, session: Transaction, channel: str, since: datetime) -> list[datetime]:
-        """When ``channel`` sent messages since ``since``: a digest's rows share one stamp and
-        count once against the flood budget."""
-        stamps = outbox_rows.delivery_stamps(session, channel, since)
-        times = [t for t, s in stamps if s == "sent"]
-        times += sorted({t for t, s in stamps if s == "digested"})
-        return times
 
     async def _deliver_channel(
         self, name: str, rows: list[AlertRow], now: datetime, report: DeliveryReport
@@ -247,18 +253,18 @@ class Outbox:
         policy = self.policy(name)
         channel = self.channels.get(name)
         if channel is None:
-            self._fail(rows, f"channel {name!r} is not configured", now, report)
+            await self._fail(rows, f"channel {name!r} is not configured", now, report)
             return
-        ready = self._hold(rows, now, policy.quiet)
+        ready = await self._hold(rows, now, policy.quiet)
         if not ready:
             return
         gate = FloodGate(policy.flood)
-        with session_scope(self.engine) as session:
-            sent_times = self._sent_times(
-                session, name, now - timedelta(seconds=policy.flood.per_seconds)
-            )
+        since = now - timedelta(seconds=policy.flood.per_seconds)
+        sent_times = await self.storage.transaction(
+            functools.partial(_sent_times, channel=name, since=since)
+        )
         if gate.budget(sent_times, now) <= 0:
-            self._postpone([r for _, r in ready], gate.next_free_slot(sent_times, now))
+            await self._postpone([r for _, r in ready], gate.next_free_slot(sent_times, now))
             return
         row_of = {id(p.message): r for p, r in ready}
         plan = plan_round(
@@ -267,22 +273,22 @@ class Outbox:
         if plan.deferred:
             planned_times = [*sent_times, *[now] * len(plan.messages)]
             wait_until = gate.next_free_slot(planned_times, now)
-            self._postpone([row_of[id(m)] for m in plan.deferred], wait_until)
+            await self._postpone([row_of[id(m)] for m in plan.deferred], wait_until)
         for planned in plan.messages:
             items = planned.items if isinstance(planned, DigestMessage) else (planned,)
             planned_rows = [row_of[id(m)] for m in items]
             try:
                 await channel.send(planned)
             except AlertDeliveryError as exc:
-                self._after_failure(planned_rows, exc, policy, now, report)
+                await self._after_failure(planned_rows, exc, policy, now, report)
                 continue
             except Exception as exc:  # a channel bug must not kill delivery on the others
                 log.exception("channel %s raised an unexpected error", name)
                 err = AlertDeliveryError(f"{name}: unexpected error: {exc}", channel=name)
-                self._after_failure(planned_rows, err, policy, now, report)
+                await self._after_failure(planned_rows, err, policy, now, report)
                 continue
             status = "digested" if isinstance(planned, DigestMessage) else "sent"
-            self._mark(planned_rows, status=status, sent_at=self.clock())
+            await self._mark(planned_rows, status=status, sent_at=self.clock())
             self._count(planned_rows, status)
             report.messages += 1
             if status == "sent":
@@ -290,37 +296,41 @@ class Outbox:
             else:
                 report.digested += len(planned_rows)
 
-    def _mark(self, rows: Sequence[AlertRow], *, status: str, sent_at: datetime) -> None:
-        with session_scope(self.engine) as session:
+    async def _mark(self, rows: Sequence[AlertRow], *, status: str, sent_at: datetime) -> None:
+        def mark(session: Transaction) -> None:
             for row in rows:
                 db_row = outbox_rows.mark_delivered(session, row.id, status=status, sent_at=sent_at)
                 if db_row is not None:
                     _append_alert_event(session, db_row, status=status)
+
+        await self.storage.transaction(mark)
         self._notify()
 
     def _notify(self) -> None:
         if self.notifier is not None:
             self.notifier.notify()
 
-    def _postpone(self, rows: Sequence[AlertRow], until: datetime) -> None:
-        with session_scope(self.engine) as session:
-            outbox_rows.postpone(session, [row.id for row in rows], until)
+    async def _postpone(self, rows: Sequence[AlertRow], until: datetime) -> None:
+        ids = [row.id for row in rows]
+        await self.storage.transaction(lambda session: outbox_rows.postpone(session, ids, until))
 
-    def _fail(
+    async def _fail(
         self, rows: Sequence[AlertRow], error: str, now: datetime, report: DeliveryReport
     ) -> None:
-        with session_scope(self.engine) as session:
+        def fail(session: Transaction) -> None:
             for row in rows:
                 db_row = outbox_rows.mark_failed(session, row.id, error)
                 if db_row is not None:
                     _append_alert_event(session, db_row, error=error)
+
+        await self.storage.transaction(fail)
         self._notify()
         report.failed += len(rows)
         self._count(rows, "failed")
         report.errors.append(error)
         log.error("alerts failed: %s", error)
 
-    def _after_failure(
+    async def _after_failure(
         self,
         rows: Sequence[AlertRow],
         exc: AlertDeliveryError,
@@ -337,23 +347,43 @@ class Outbox:
         retry = [r for r in rows if r not in give_up]
         if give_up:
             reason = exc.message if not exc.transient else f"gave up: {exc.message}"
-            self._fail(give_up, reason, now, report)
+            await self._fail(give_up, reason, now, report)
         if retry:
+            # A delay (Retry-After above all) counts from the failed answer, not from the
+            # start of the round: the reads before the send take time too.
+            failed_at = self.clock()
 
             def next_attempt_at(attempts: int) -> datetime:
-                return now + timedelta(seconds=retry_delay(attempts, policy, exc.retry_after))
+                delay = retry_delay(attempts, policy, exc.retry_after)
+                return failed_at + timedelta(seconds=delay)
 
-            with session_scope(self.engine) as session:
+            def later(session: Transaction) -> None:
                 for row in retry:
                     db_row = outbox_rows.retry_later(
                         session, row.id, error=exc.message, next_attempt_at=next_attempt_at
                     )
                     if db_row is not None:
                         _append_alert_event(session, db_row, error=exc.message, final=False)
+
+            await self.storage.transaction(later)
             self._notify()
             report.retried += len(retry)
             self._count(retry, "retried")
             log.warning("alert delivery will be retried: %s", exc.message)
+
+
+def _story(row: AlertRow) -> int:
+    assert row.story_id is not None
+    return row.story_id
+
+
+def _sent_times(session: Transaction, channel: str, since: datetime) -> list[datetime]:
+    """When ``channel`` sent messages since ``since``: a digest's rows share one stamp and
+    count once against the flood budget."""
+    stamps = outbox_rows.delivery_stamps(session, channel, since)
+    times = [t for t, s in stamps if s == "sent"]
+    times += sorted({t for t, s in stamps if s == "digested"})
+    return times
 
 
 def _append_alert_event(

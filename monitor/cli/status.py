@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from monitor import events
 from monitor.alert import Channel
 from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, cli_errors, print_json
@@ -43,8 +45,14 @@ def settings_for(config: Path | None, db: Path | None) -> Settings:
     return load_settings(config, overrides=overrides)
 
 
+SKIPPED_SHOWN = 5  # the last entries given up on, in ``pantau status``
+
+
 def status_json(
-    summary: overview.StatusSummary, feeds: list[overview.FeedHealth], database: str
+    summary: overview.StatusSummary,
+    feeds: list[overview.FeedHealth],
+    database: str,
+    skipped: Sequence[events.StoredEvent] = (),
 ) -> dict[str, Any]:
     return {
         "database": database,
@@ -62,11 +70,23 @@ def status_json(
         "matches_today": summary.matches_today,
         "articles_today": summary.articles_today,
         "alerts": {"pending": summary.alerts_pending, "failed": summary.alerts_failed},
+        "skipped_entries": [
+            {
+                "url": e.data.get("url"),
+                "reason": e.data.get("reason"),
+                "attempts": e.data.get("attempts"),
+                "at": e.created_at.isoformat(),
+            }
+            for e in skipped
+        ],
     }
 
 
 def status_lines(
-    summary: overview.StatusSummary, feeds: list[overview.FeedHealth], now: datetime
+    summary: overview.StatusSummary,
+    feeds: list[overview.FeedHealth],
+    now: datetime,
+    skipped: Sequence[events.StoredEvent] = (),
 ) -> list[str]:
     """The status screen as rich-markup lines (database text escaped)."""
     s = summary
@@ -98,6 +118,12 @@ def status_lines(
             lines.append(f"  [red]✗[/] {escape(f.name)}: {escape(f.problem or 'no details')}")
         if len(bad) > 10:
             lines.append(f"  … and {len(bad) - 10} more (pantau feeds list)")
+    if skipped:
+        lines.append("[bold]Skipped entries[/] (given up on; pantau tail --type entry.skipped)")
+        for e in skipped:
+            when = ago(e.created_at, now)
+            url, reason = str(e.data.get("url", "")), str(e.data.get("reason", ""))
+            lines.append(f"  [yellow]![/] {escape(url)} ({when}): {escape(reason)}")
     return lines
 
 
@@ -116,15 +142,16 @@ def status_command(
             with session_scope(engine) as session:
                 summary = overview.status_summary(session, day_start=day_start(now, WIB))
                 feeds = overview.feed_health(session)
+                skipped = events.skipped_entries(session, limit=SKIPPED_SHOWN)
         finally:
             engine.dispose()
     database = Redactor()(settings.database_url)
     if json_out:
-        print_json(status_json(summary, feeds, database))
+        print_json(status_json(summary, feeds, database, skipped))
         return
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"[bold]Pantau status[/]  [dim]{escape(database)}[/]")
-    for line in status_lines(summary, feeds, now):
+    for line in status_lines(summary, feeds, now, skipped):
         console.print(line)
 
 

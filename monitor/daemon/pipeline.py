@@ -19,21 +19,23 @@ from sqlalchemy.engine import Engine
 
 from monitor import events
 from monitor.alert import AlertRule, matching_rules
+from monitor.daemon.analysis import Analysis, PageJob, analyse
 from monitor.daemon.story import Candidate, StorySoFar, decide_story, story_to_read
+from monitor.daemon.workers import WorkerPool
 from monitor.dedup import DedupConfig, DedupIndex, DedupVerdict, IndexedArticle, canonicalize_url
 from monitor.errors import (
     DuplicateError,
-    ExtractError,
     PantauError,
     StorageError,
     UnavailableError,
+    WorkerTimeoutError,
 )
-from monitor.extract import extract_article, strip_furniture
 from monitor.fetch import ARTICLE_TYPES, Fetcher
 from monitor.match import Matcher
-from monitor.models import ExtractedArticle, FeedEntry, MatchResult
+from monitor.models import FeedEntry, MatchResult
 from storage import repo
 from storage.engine import Transaction, session_scope
+from storage.gate import StorageGate
 from storage.locks import serialise_story_decisions
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,12 @@ class ArticleOutcome:
 
 @dataclass(frozen=True)
 class PipelineOptions:
+    """``extract_timeout``: seconds a page's pure stages may run (in-process: from submission);
+    ``extract_attempts``: how many times a page that overruns is tried before it is recorded
+    as skipped."""
+
     extract_timeout: float = 60.0
+    extract_attempts: int = 3
     store_unmatched: bool = False
 
 
@@ -83,18 +90,32 @@ class Pipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         options: PipelineOptions = PipelineOptions(),
         notifier: events.EventNotifier | None = None,
+        storage: StorageGate | None = None,
+        workers: WorkerPool | None = None,
     ) -> None:
         self.engine = engine
+        # Every database call goes through the gate, off the loop (storage.gate).
+        self.storage = storage or StorageGate(engine)
         self.fetcher = fetcher
         self.matcher = matcher
         self.dedup = dedup
         self.rules = tuple(rules)
         self.executor = executor
+        # Where a page's pure stages run: worker processes, else in-process via ``executor``.
+        self.workers = workers
+        # Overruns so far per entry ((feed id, entry id)), until its attempts are used up. Kept
+        # in memory: a restart grants a page its attempts again, still a bounded number.
+        self._overruns: dict[tuple[int | None, str], int] = {}
         self.public_url = public_url
         self.clock = clock
         self.options = options
         self.notifier = notifier  # woken after each commit that wrote events
         self._indexed_upto = 0  # highest article id known to the in-memory dedup index
+        # Checking an article against the index and storing it were one step on the loop;
+        # with the write awaited, stores take turns and count what they added to the index,
+        # so a verdict made before another store finished is made again.
+        self._store_turn = asyncio.Lock()
+        self._index_version = 0
 
     @classmethod
     def load_dedup(cls, engine: Engine, config: DedupConfig, now: datetime) -> DedupIndex:
@@ -105,15 +126,18 @@ class Pipeline:
             records = [_indexed(r) for r in repo.index_rows(session, 0, since) if r.signature]
         return DedupIndex.rebuild(records, config)
 
-    def _sync_index(self, session: Transaction, now: datetime) -> int:
-        """Add articles other workers stored since we last looked; returns how many."""
+    def _sync_index(self, rows: Sequence[repo.IndexRow]) -> int:
+        """Add articles other workers stored since we last looked; returns how many. Runs on
+        the loop: the index is the loop's."""
         added = 0
-        for r in repo.index_rows(session, self._indexed_upto, now - self.dedup.config.window):
+        for r in rows:
             self._indexed_upto = max(self._indexed_upto, r.id)
             if r.id in self.dedup or not r.signature:
                 continue
             self.dedup.add(_indexed(r))
             added += 1
+        if added:
+            self._index_version += 1
         return added
 
     # -- one entry -----------------------------------------------------------------------
@@ -123,6 +147,8 @@ class Pipeline:
     ) -> ArticleOutcome:
         try:
             outcome = await self._process(entry, feed_id=feed_id, alerts_enabled=alerts_enabled)
+        except WorkerTimeoutError as exc:
+            outcome = await self._overran(entry, feed_id, exc)
         except PantauError as exc:
             # Whatever kept the database from answering, the entry must stay unseen.
             retry = exc.transient or isinstance(exc, StorageError)
@@ -136,61 +162,111 @@ class Pipeline:
                 retry=retry,
             )
         if feed_id is not None and not outcome.retry and outcome.status != "stored":
-            self._mark_seen(feed_id, entry)
+            await self._mark_seen(feed_id, entry)
         return outcome
 
-    def _mark_seen(self, feed_id: int, entry: FeedEntry) -> None:
+    async def _mark_seen(self, feed_id: int, entry: FeedEntry) -> None:
+        def mark(session: Transaction) -> None:
+            if repo.unseen_entry_ids(session, feed_id, [entry.entry_id]):
+                repo.mark_entry_seen(session, feed_id, entry.entry_id, entry.link)
+
         try:
-            with session_scope(self.engine) as session:
-                if repo.unseen_entry_ids(session, feed_id, [entry.entry_id]):
-                    repo.mark_entry_seen(session, feed_id, entry.entry_id, entry.link)
+            await self.storage.transaction(mark)
         except UnavailableError as exc:
             log.warning("could not record entry %s as seen: %s", entry.link, exc)
 
-    def _existing(self, canonical_url: str) -> int | None:
-        with session_scope(self.engine) as session:
-            return repo.article_id_by_url(session, canonical_url)
-
-    async def _extract(
-        self, content: bytes, url: str, content_type: str | None = None, *, with_date: bool = True
-    ) -> ExtractedArticle:
-        loop = asyncio.get_running_loop()
-        work = functools.partial(
-            extract_article, content, url, content_type=content_type, with_date=with_date
+    async def _existing(self, canonical_url: str) -> int | None:
+        return await self.storage.transaction(
+            functools.partial(repo.article_id_by_url, canonical_url=canonical_url)
         )
+
+    async def _overran(
+        self, entry: FeedEntry, feed_id: int | None, exc: WorkerTimeoutError
+    ) -> ArticleOutcome:
+        """A page whose pure stages overran: left unseen for the next poll until its attempts
+        are used up, then recorded as skipped (seen, with an ``entry.skipped`` event)."""
+        key = (feed_id, entry.entry_id)
+        attempts = self._overruns.get(key, 0) + 1
+        limit = self.options.extract_attempts
+        if attempts < limit:
+            self._overruns[key] = attempts
+            log.warning(
+                "entry %s: %s (attempt %d of %d; tried again next poll)",
+                entry.link,
+                exc.message,
+                attempts,
+                limit,
+            )
+            return ArticleOutcome(entry.link, "failed", entry.title, reason=exc.message, retry=True)
+        reason = f"{exc.message} (attempt {attempts} of {limit}; skipped for good)"
+        try:
+            await self._record_skip(entry, feed_id, reason, attempts)
+        except StorageError as err:  # not recorded, so not given up: the next poll tries again
+            self._overruns[key] = attempts - 1
+            log.warning("entry %s: could not record its skip: %s", entry.link, err)
+            return ArticleOutcome(entry.link, "failed", entry.title, reason=reason, retry=True)
+        self._overruns.pop(key, None)
+        log.warning("OPERATOR: entry %s skipped: %s", entry.link, reason)
+        return ArticleOutcome(entry.link, "skipped", entry.title, reason=reason)
+
+    async def _record_skip(
+        self, entry: FeedEntry, feed_id: int | None, reason: str, attempts: int
+    ) -> None:
+        """Mark the entry seen and write its ``entry.skipped`` event, in one transaction."""
+        data = events.entry_skipped(
+            feed_id=feed_id, url=entry.link, title=entry.title, reason=reason, attempts=attempts
+        )
+        now = self.clock()
+
+        def record(session: Transaction) -> None:
+            if feed_id is not None and repo.unseen_entry_ids(session, feed_id, [entry.entry_id]):
+                repo.mark_entry_seen(session, feed_id, entry.entry_id, entry.link)
+            repo.append_event(session, events.ENTRY_SKIPPED, events.encode(data), now)
+
+        await self.storage.transaction(record)
+        if self.notifier is not None:
+            self.notifier.notify()
+
+    async def _analyse(self, job: PageJob) -> Analysis:
+        """The page's pure stages, in a worker process when there is a pool; raises
+        ExtractError, or WorkerTimeoutError past ``extract_timeout``."""
+        if self.workers is not None:
+            return await self.workers.run(job)
+        loop = asyncio.get_running_loop()
+        work = functools.partial(analyse, job, self.matcher, self.dedup.config)
         try:
             async with asyncio.timeout(self.options.extract_timeout):
                 return await loop.run_in_executor(self.executor, work)
         except TimeoutError as exc:
-            raise ExtractError(
-                f"{url}: extraction took longer than {self.options.extract_timeout:.0f} s"
+            raise WorkerTimeoutError(
+                f"{job.url}: extraction took longer than {self.options.extract_timeout:g} s"
             ) from exc
 
     async def _process(
         self, entry: FeedEntry, *, feed_id: int | None, alerts_enabled: bool
     ) -> ArticleOutcome:
         link_canonical = canonicalize_url(self.public_url(entry.link))
-        if self._existing(link_canonical) is not None:
+        if await self._existing(link_canonical) is not None:
             return _same_url(entry, entry.title, link_canonical, "URL already stored")
         page = await self.fetcher.fetch(entry.link, allowed_types=ARTICLE_TYPES)
-        extracted = await self._extract(
-            page.content,
-            page.final_url,
-            page.headers.get("content-type"),
-            with_date=entry.published is None,  # the page's own date only when needed
+        done = await self._analyse(
+            PageJob(
+                content=page.content,
+                url=page.final_url,
+                content_type=page.headers.get("content-type"),
+                entry_title=entry.title,
+                entry_published=entry.published,
+                now=self.clock(),
+                public_url=self.public_url,
+            )
         )
-        page_canonical = (
-            self.public_url(extracted.canonical_url) if extracted.canonical_url else None
-        )
-        canonical = canonicalize_url(self.public_url(page.final_url), page_canonical=page_canonical)
-        title = entry.title or extracted.title
-        body = strip_furniture(extracted.body)
+        self._overruns.pop((feed_id, entry.entry_id), None)  # it ran to the end this time
+        canonical, title, body, match = done.canonical_url, done.title, done.body, done.match
         now = self.clock()
-        published = entry.published or extracted.published or now
-        if canonical != link_canonical and self._existing(canonical) is not None:
+        published = entry.published or done.article.published or now
+        if canonical != link_canonical and await self._existing(canonical) is not None:
             return _same_url(entry, title, canonical, "URL already stored")
-        match = self.matcher.match(title, body, published)
-        verdict = self.dedup.check(canonical, body, at=now)
+        verdict = self.dedup.check(canonical, body, at=now, fingerprint=done.fingerprint)
         if verdict.kind == "same_url":
             return _same_url(entry, title, canonical, "URL already stored", verdict)
         if match.is_empty and not self.options.store_unmatched:
@@ -206,9 +282,12 @@ class Pipeline:
             published=published,
             seen_at=now,
         )
-        return self._store(candidate, match=match, verdict=verdict, alerts_enabled=alerts_enabled)
+        # No await between the dedup check above and _store: it notes the index it was made on.
+        return await self._store(
+            candidate, match=match, verdict=verdict, alerts_enabled=alerts_enabled
+        )
 
-    def _store(
+    async def _store(
         self,
         candidate: Candidate,
         *,
@@ -216,44 +295,63 @@ class Pipeline:
         verdict: DedupVerdict,
         alerts_enabled: bool,
     ) -> ArticleOutcome:
-        """Decide the article's story (:func:`decide_story`) and write it, in one transaction."""
+        """Decide the article's story (:func:`decide_story`) and write it, in one transaction.
+
+        Shielded: once started, a store finishes (and the index learns of it) even when the
+        poll that asked for it is cancelled."""
+        seen = self._index_version  # the index the verdict was made on
+        return await asyncio.shield(
+            self._store_in_turn(
+                candidate, match=match, verdict=verdict, alerts_enabled=alerts_enabled, seen=seen
+            )
+        )
+
+    async def _store_in_turn(
+        self,
+        candidate: Candidate,
+        *,
+        match: MatchResult,
+        verdict: DedupVerdict,
+        alerts_enabled: bool,
+        seen: int,
+    ) -> ArticleOutcome:
         entry, title = candidate.entry, candidate.title
         canonical, now = candidate.canonical_url, candidate.seen_at
         rules = matching_rules(self.rules, match, candidate.source) if alerts_enabled else []
-        try:
-            with session_scope(self.engine) as session:
-                # Other workers store articles too: serialise story decisions across them
-                # (PostgreSQL) and catch up with what they stored before deciding.
-                serialise_story_decisions(session)
-                if self._sync_index(session, now):
-                    verdict = self.dedup.check(canonical, candidate.body, at=now)
-                    if verdict.kind == "same_url":
-                        return _same_url(entry, title, canonical, "URL stored by another worker")
-                story_id = story_to_read(verdict, rules)
-                story = _story_so_far(session, story_id) if story_id is not None else None
-                intent = decide_story(
-                    candidate, verdict=verdict, match=match, rules=rules, story=story
-                )
-                stored = repo.write_article(session, intent)
-        except DuplicateError:
-            # Another worker stored the same canonical URL first.
-            return _same_url(entry, title, canonical, "stored concurrently")
-        except StorageError as exc:
-            raise StorageError(
-                f"could not store {canonical}: {exc.detail}", transient=exc.transient
-            ) from exc
-        if self.notifier is not None:
-            self.notifier.notify()
-        self.dedup.add(
-            IndexedArticle(
-                article_id=stored.article_id,
-                story_id=stored.story_id,
-                canonical_url=canonical,
-                body_hash=verdict.body_hash,
-                signature=verdict.signature.to_bytes(),
-                seen_at=now,
+        async with self._store_turn:
+            if self._index_version != seen:  # another store added to the index meanwhile
+                verdict = self.dedup.check(canonical, candidate.body, at=now)
+                if verdict.kind == "same_url":
+                    return _same_url(entry, title, canonical, "URL already stored", verdict)
+            since = (self._indexed_upto, now - self.dedup.config.window)  # catch-up from here
+            write = functools.partial(
+                self._decide_and_write, candidate, match, verdict, rules, since
             )
-        )
+            try:
+                written = await self.storage.transaction(write)
+            except DuplicateError:
+                # Another worker stored the same canonical URL first.
+                return _same_url(entry, title, canonical, "stored concurrently")
+            except StorageError as exc:
+                raise StorageError(
+                    f"could not store {canonical}: {exc.detail}", transient=exc.transient
+                ) from exc
+            if written is None:
+                return _same_url(entry, title, canonical, "URL stored by another worker")
+            intent, stored, verdict = written
+            if self.notifier is not None:
+                self.notifier.notify()
+            self.dedup.add(
+                IndexedArticle(
+                    article_id=stored.article_id,
+                    story_id=stored.story_id,
+                    canonical_url=canonical,
+                    body_hash=verdict.body_hash,
+                    signature=verdict.signature.to_bytes(),
+                    seen_at=now,
+                )
+            )
+            self._index_version += 1
         duplicate_kind = intent.article.duplicate_kind
         return ArticleOutcome(
             entry.link,
@@ -268,6 +366,44 @@ class Pipeline:
             follow_up=intent.follow_up,
             duplicate_kind=duplicate_kind,
         )
+
+    def _decide_and_write(
+        self,
+        candidate: Candidate,
+        match: MatchResult,
+        verdict: DedupVerdict,
+        rules: Sequence[AlertRule],
+        since: tuple[int, datetime],
+        session: Transaction,
+    ) -> tuple[repo.ArticleIntent, repo.StoredArticle, DedupVerdict] | None:
+        """The store's unit of work, in a gate thread; None when the URL turned out stored.
+
+        Other workers store articles too (PostgreSQL): story decisions are serialised across
+        them and this one catches up with what they stored first; the index work of that
+        catch-up is done on the loop while this thread waits, holding the lock. A SQLite
+        database serves one daemon, so there is nobody to catch up with and no query for it."""
+        if self.storage.dialect == "postgresql":
+            serialise_story_decisions(session)
+            rows = list(repo.index_rows(session, *since))
+            if rows:
+                verdict = self.storage.on_loop(
+                    functools.partial(self._catch_up, rows, candidate, verdict)
+                )
+                if verdict.kind == "same_url":
+                    return None
+        story_id = story_to_read(verdict, rules)
+        story = _story_so_far(session, story_id) if story_id is not None else None
+        intent = decide_story(candidate, verdict=verdict, match=match, rules=rules, story=story)
+        return intent, repo.write_article(session, intent), verdict
+
+    async def _catch_up(
+        self, rows: Sequence[repo.IndexRow], candidate: Candidate, verdict: DedupVerdict
+    ) -> DedupVerdict:
+        """On the loop: index what other workers stored; the verdict, made again if that
+        added anything."""
+        if self._sync_index(rows):
+            return self.dedup.check(candidate.canonical_url, candidate.body, at=candidate.seen_at)
+        return verdict
 
 
 def _indexed(r: repo.IndexRow) -> IndexedArticle:

@@ -17,6 +17,7 @@ line, ``feed_events`` row, ``feed.unhealthy`` / ``feed.recovered`` event), not o
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import random
@@ -51,8 +52,9 @@ from monitor.models import FeedEntry, FetchResult, ParsedFeed
 from monitor.parse import parse_feed
 from monitor.timeofday import WIB
 from storage import feed_state, repo
-from storage.engine import Transaction, session_scope
+from storage.engine import Transaction
 from storage.feed_state import PollRecord, PollSuccess
+from storage.gate import StorageGate
 from storage.tables import Feed
 
 log = logging.getLogger(__name__)
@@ -124,8 +126,11 @@ class Poller:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         metrics: Metrics | None = None,
         on_event: Callable[[], None] | None = None,
+        storage: StorageGate | None = None,
     ) -> None:
         self.engine = engine
+        # Every database call goes through the gate, off the loop (storage.gate).
+        self.storage = storage or StorageGate(engine)
         self.on_event = on_event
         self.fetcher = fetcher
         self.processor = processor
@@ -149,14 +154,14 @@ class Poller:
                 allowed_types=FEED_TYPES,
             )
         except FetchError as exc:
-            return self._failed(feed, started, exc)
+            return await self._failed(feed, started, exc)
         if self.metrics:
             self.metrics.fetch_latency.labels("feed").observe(result.elapsed)
         if result.not_modified:
-            return self._unchanged(feed, started, result, "not_modified")
+            return await self._unchanged(feed, started, result, "not_modified")
         digest = body_hash(result.content)
         if digest == feed.body_hash:
-            return self._unchanged(feed, started, result, "unchanged")
+            return await self._unchanged(feed, started, result, "unchanged")
         try:
             parsed = await asyncio.to_thread(
                 parse_feed,
@@ -166,12 +171,12 @@ class Poller:
                 default_tz=_feed_zone(feed),
             )
         except ParseError as exc:
-            return self._failed(feed, started, exc)
+            return await self._failed(feed, started, exc)
         return await self._process(feed, started, result, digest, parsed)
 
     # -- success ------------------------------------------------------------------------------
 
-    def _unchanged(
+    async def _unchanged(
         self, feed: Feed, started: datetime, result: FetchResult, status: PollStatus
     ) -> PollOutcome:
         interval = next_interval(
@@ -182,7 +187,7 @@ class Poller:
             max_age=parse_max_age(result.headers.get("cache-control")),
         )
         etag, last_modified = validators(result.headers)
-        return self._succeeded(
+        return await self._succeeded(
             feed,
             started,
             interval,
@@ -203,8 +208,11 @@ class Poller:
     ) -> PollOutcome:
         assert feed.id is not None
         entries = _unique(parsed.entries)
-        with session_scope(self.engine) as session:
-            unseen = repo.unseen_entry_ids(session, feed.id, [e.entry_id for e in entries])
+        unseen = await self.storage.transaction(
+            functools.partial(
+                repo.unseen_entry_ids, feed_id=feed.id, entry_ids=[e.entry_id for e in entries]
+            )
+        )
         # Feeds list newest first; oldest first makes the original the first of its story.
         todo = [e for e in reversed(entries) if e.entry_id in unseen]
         alerts_enabled = feed.initial_poll_done or self.schedule.alert_on_first_poll
@@ -223,7 +231,7 @@ class Poller:
         # An entry left for a retry must be seen again: forget the validators and the body
         # hash, or an unchanged feed would never be parsed again.
         etag, last_modified = validators(result.headers)
-        outcome = self._succeeded(
+        outcome = await self._succeeded(
             feed,
             started,
             interval,
@@ -265,7 +273,7 @@ class Poller:
 
         return list(await asyncio.gather(*(one(e) for e in entries)))
 
-    def _succeeded(
+    async def _succeeded(
         self,
         feed: Feed,
         started: datetime,
@@ -287,7 +295,7 @@ class Poller:
             health = health_verdict(
                 0,
                 None,
-                self._staleness(feed, now),
+                await self._staleness(feed, now),
                 unhealthy_after=self.schedule.unhealthy_after_failures,
             )
         next_at = now + timedelta(seconds=jittered(interval, self.schedule.jitter, self.rng))
@@ -308,23 +316,24 @@ class Poller:
                 body_hash=body_hash,
             ),
         )
-        return self._finish(feed, record, status, new=new, **counts)
+        return await self._finish(feed, record, status, new=new, **counts)
 
-    def _staleness(self, feed: Feed, now: datetime) -> Staleness:
+    async def _staleness(self, feed: Feed, now: datetime) -> Staleness:
         assert feed.id is not None
-        with session_scope(self.engine) as session:
-            times = feed_state.new_item_times(session, feed.id)
+        times = await self.storage.transaction(
+            functools.partial(feed_state.new_item_times, feed_id=feed.id)
+        )
         return staleness(
             times, now, factor=self.schedule.stale_factor, min_gap=self.schedule.min_interval
         )
 
     # -- failure ------------------------------------------------------------------------------
 
-    def _failed(self, feed: Feed, started: datetime, exc: PantauError) -> PollOutcome:
+    async def _failed(self, feed: Feed, started: datetime, exc: PantauError) -> PollOutcome:
         now = self.clock()
         status = exc.status if isinstance(exc, HTTPStatusError) else None
         if status == 410:
-            return self._retire(feed, started, now, exc)
+            return await self._retire(feed, started, now, exc)
         failures = feed.consecutive_failures + 1
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
         delay = backoff_delay(
@@ -361,9 +370,9 @@ class Poller:
             healthy=health.healthy,
             unhealthy_reason=health.reason,
         )
-        return self._finish(feed, record, "error", error=exc.message)
+        return await self._finish(feed, record, "error", error=exc.message)
 
-    def _retire(
+    async def _retire(
         self, feed: Feed, started: datetime, now: datetime, exc: PantauError
     ) -> PollOutcome:
         reason = "retired: the server answered 410 Gone (the feed was removed)"
@@ -383,11 +392,11 @@ class Poller:
             unhealthy_reason=reason,
             retired=True,
         )
-        return self._finish(feed, record, "retired", error=exc.message, event="retired")
+        return await self._finish(feed, record, "retired", error=exc.message, event="retired")
 
     # -- writing it down ----------------------------------------------------------------------
 
-    def _finish(
+    async def _finish(
         self,
         feed: Feed,
         record: PollRecord,
@@ -401,11 +410,16 @@ class Poller:
         health = Health(record.healthy, record.unhealthy_reason)
         change = transition(feed.healthy, health.healthy)
         kind = event or change
-        with session_scope(self.engine) as session:
+
+        def write(session: Transaction) -> bool:  # in a gate thread: storage work only
+            assert feed.id is not None
             released = feed_state.release(session, feed.id, self.owner, record)
             if released and kind is not None:
                 failures = record.consecutive_failures
                 self._record_event(session, feed, kind, health, now, failures)
+            return released
+
+        released = await self.storage.transaction(write)
         if released and kind is not None and self.on_event is not None:
             self.on_event()  # wake in-process readers of the event stream
         if not released:

@@ -28,7 +28,9 @@ from monitor.alert import (
     build_channel,
 )
 from monitor.config import ChannelSettings, Settings
-from monitor.daemon.pipeline import Pipeline
+from monitor.daemon.analysis import WorkerSpec
+from monitor.daemon.pipeline import Pipeline, PipelineOptions
+from monitor.daemon.workers import WorkerPool
 from monitor.dedup import DedupConfig, DedupIndex
 from monitor.errors import SchemaError, StorageError, UnavailableError
 from monitor.events import EventNotifier
@@ -39,6 +41,7 @@ from monitor.secrets import resolve_secrets
 from monitor.timeofday import parse_clock, parse_window, parse_zone
 from storage import migrate
 from storage.engine import make_engine
+from storage.gate import StorageGate
 
 _OWN_KEYS = {"name", "rate_limit", "rate_period", "give_up_after", "quiet_hours", "quiet_tz"}
 
@@ -149,6 +152,22 @@ def load_matcher(settings: Settings) -> Matcher:
     return Matcher(Lexicon.load(settings.lexicon_dir), model)
 
 
+def open_workers(settings: Settings, stack: AsyncExitStack) -> WorkerPool | None:
+    """The worker processes of ``schedule.extract_workers`` (closed by ``stack``); None for 0,
+    when the pure stages run in-process."""
+    s = settings.schedule
+    if s.extract_workers < 1:
+        return None
+    spec = WorkerSpec(
+        lexicon_dir=settings.lexicon_dir,
+        relevance_model=settings.matching.relevance_model,
+        dedup=dedup_config(settings),
+    )
+    pool = WorkerPool(spec, workers=s.extract_workers, timeout=s.extract_timeout)
+    stack.callback(pool.close)
+    return pool
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -159,6 +178,7 @@ class Runtime:
     pipeline: Pipeline
     outbox: Outbox
     channels: dict[str, Channel]
+    storage: StorageGate  # the one async door to the database (storage.gate)
 
 
 async def open_runtime(
@@ -173,15 +193,19 @@ async def open_runtime(
     executor: Executor | None = None,
     notifier: EventNotifier | None = None,
     metrics: Metrics | None = None,
+    workers: WorkerPool | None = None,
 ) -> Runtime:
     """Everything the daemon and replay need, built once and closed by ``stack``.
 
     ``limiter``: per-host limits for every fetch (feeds and the article pages they link to
-    alike); ``executor``: where extraction runs; ``notifier``: woken by every commit that
+    alike); ``workers``: the processes a page's pure stages run in (:func:`open_workers`),
+    else they run in-process, in ``executor``; ``notifier``: woken by every commit that
     writes events; ``metrics``: the daemon's counters."""
     env = os.environ if env is None else env
     engine = open_engine(settings)
     stack.callback(engine.dispose)
+    storage = StorageGate(engine)
+    stack.callback(storage.close)
     matcher = load_matcher(settings)
     channels = build_channels(settings.alerts.channels, env, stdout=alert_stream or sys.stderr)
     for ch in channels.values():
@@ -189,7 +213,9 @@ async def open_runtime(
     fetcher = await stack.enter_async_context(
         Fetcher(fetch_policy(settings, allow_private=allow_private), limiter=limiter)
     )
-    dedup = Pipeline.load_dedup(engine, dedup_config(settings), datetime.now(UTC))
+    dedup = await storage.run(
+        Pipeline.load_dedup, engine, dedup_config(settings), datetime.now(UTC)
+    )
     rules = [AlertRule.from_settings(r) for r in settings.alerts.rules]
     kwargs: dict[str, Any] = {}
     if public_url is not None:
@@ -201,7 +227,13 @@ async def open_runtime(
         dedup=dedup,
         rules=rules,
         executor=executor,
+        workers=workers,
+        options=PipelineOptions(
+            extract_timeout=settings.schedule.extract_timeout,
+            extract_attempts=settings.schedule.extract_attempts,
+        ),
         notifier=notifier,
+        storage=storage,
         **kwargs,
     )
     outbox = Outbox(
@@ -211,5 +243,6 @@ async def open_runtime(
         digests=digest_schedules(settings),
         notifier=notifier,
         metrics=metrics,
+        storage=storage,
     )
-    return Runtime(settings, engine, matcher, fetcher, dedup, pipeline, outbox, channels)
+    return Runtime(settings, engine, matcher, fetcher, dedup, pipeline, outbox, channels, storage)

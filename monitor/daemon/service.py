@@ -1,10 +1,12 @@
 """The daemon's lifecycle: ``pantau run``.
 
-An APScheduler 3.x ``AsyncIOScheduler`` runs two jobs on one event loop: every ``tick`` seconds
+An APScheduler 3.x ``AsyncIOScheduler`` runs three jobs on one event loop: every ``tick`` seconds
 (with jitter) claim the feeds whose ``next_poll_at`` has come and start polling them, under a
-global cap and the per-host limiter; and deliver the alert outbox. Each feed's schedule lives
-in the database, so a restart resumes where the last run stopped, and a feed polled just before
-a restart is not polled again until it is due.
+global cap and the per-host limiter; deliver the alert outbox; and :func:`maintain`, which keeps
+memory and the database flat. Every job is a coroutine, so none runs in a thread where it could
+touch loop-owned state such as the dedup index. Each feed's schedule lives in the database, so
+a restart resumes where the last run stopped, and a feed polled just before a restart is not
+polled again until it is due.
 
 SIGTERM/SIGINT: stop scheduling, give in-flight polls ``grace_period`` seconds, cancel the rest
 (their open transactions roll back, their entries stay unseen), free the leases, return.
@@ -16,6 +18,7 @@ through :mod:`monitor.daemon.notify` and pets the watchdog while the tick job ke
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import random
@@ -24,7 +27,6 @@ import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,7 +38,7 @@ from monitor.config import Settings
 from monitor.daemon.feeds import feeds_file_path, load_feeds_file, sync_feeds
 from monitor.daemon.notify import Notifier, keep_watchdog
 from monitor.daemon.poller import Poller, PollOutcome
-from monitor.daemon.runtime import Runtime, open_runtime
+from monitor.daemon.runtime import Runtime, open_runtime, open_workers
 from monitor.errors import ConfigError, DuplicateError, StorageError, UnavailableError
 from monitor.events import EventNotifier, prune_events
 from monitor.fetch import HostLimiter
@@ -44,7 +46,7 @@ from monitor.health import DEFAULT_LIMITS, HealthProbe
 from monitor.metrics import Metrics
 from monitor.web import StatusServer, create_app, sse_routes
 from storage import feed_state, overview
-from storage.engine import session_scope
+from storage.engine import Transaction, session_scope
 from storage.retention import prune_bodies
 from storage.tables import Feed
 
@@ -66,6 +68,17 @@ class DaemonReport:
 
 
 CLAIM_AHEAD = 4  # feeds claimed per free poll slot, so claiming is batched
+LAG_INTERVAL = 0.25  # seconds between two measurements of the event loop's lag
+
+
+async def watch_loop_lag(metrics: Metrics, interval: float = LAG_INTERVAL) -> None:
+    """Observe, until cancelled, how late ``asyncio.sleep(interval)`` wakes: whatever holds
+    the loop (a blocking call, a long computation) shows up in ``pantau_event_loop_lag_seconds``."""
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(interval)
+        metrics.loop_lag.observe(max(0.0, loop.time() - start - interval))
 
 
 def daemon_owner() -> str:
@@ -82,7 +95,8 @@ def lease_seconds(settings: Settings) -> float:
 
 
 def sync_feeds_file(settings: Settings, runtime: Runtime, *, required: bool) -> None:
-    """Bring the database in step with the feeds file; a missing default file is fine."""
+    """Bring the database in step with the feeds file; a missing default file is fine.
+    Storage work: the daemon runs it in a gate thread (``runtime.storage``)."""
     path = feeds_file_path(settings)
     if not path.is_file() and not required and settings.feeds_file is None:
         log.info("no feeds file at %s; polling the feeds in the database only", path)
@@ -139,25 +153,26 @@ class Daemon:
         self._polls: dict[int, asyncio.Task[None]] = {}
         self._jobs: set[asyncio.Task[object]] = set()
         self._db_trouble = False
+        self._claiming: asyncio.Task[None] | None = None  # the tick's claim, while it waits
 
     # -- claiming and polling -----------------------------------------------------------------
 
-    def claim(self, *, exclude: set[int] | None = None) -> list[Feed]:
+    async def claim(self, *, exclude: set[int] | None = None) -> list[Feed]:
         # Claim ahead of the concurrency gate: one claim transaction feeds several rounds of
         # polls (the semaphore still bounds what runs at once; leases outlast the wait).
         free = self.schedule.global_concurrency * CLAIM_AHEAD - len(self._polls)
         if free <= 0 or self.stopping:
             return []
+        claim = functools.partial(
+            feed_state.claim_due_feeds,
+            owner=self.owner,
+            now=datetime.now(UTC),
+            limit=free,
+            lease_seconds=self.lease,
+            exclude=set(self._polls) | (exclude or set()),
+        )
         try:
-            with session_scope(self.runtime.engine) as session:
-                feeds = feed_state.claim_due_feeds(
-                    session,
-                    self.owner,
-                    datetime.now(UTC),
-                    free,
-                    self.lease,
-                    exclude=set(self._polls) | (exclude or set()),
-                )
+            feeds = await self.runtime.storage.transaction(claim)
         except StorageError as exc:
             if not self._db_trouble:  # once per outage, not once per tick
                 log.error("cannot claim due feeds (database trouble, will keep trying): %s", exc)
@@ -195,16 +210,29 @@ class Daemon:
             self.report.outcomes.append(outcome)
 
     async def tick(self) -> None:
-        """The scheduler job: start polls of every due feed there is room for."""
+        """The scheduler job: start polls of every due feed there is room for.
+
+        The claim runs as a task of its own, one at a time: a database that makes it wait
+        must not stop the tick, whose heartbeat tells /healthz and the watchdog the
+        scheduler is alive."""
         self._track_job()
         self.probe.heartbeat("scheduler")
+        if self._claiming is not None and not self._claiming.done():
+            return  # the last claim is still waiting for the database
+        self._claiming = asyncio.create_task(self._reload_and_claim(), name="claim due feeds")
+        self._jobs.add(self._claiming)
+        self._claiming.add_done_callback(self._jobs.discard)
+
+    async def _reload_and_claim(self) -> None:
         if self.reload_requested and self.on_reload is not None:
             self.reload_requested = False
             try:
-                self.on_reload()
+                await self.runtime.storage.run(self.on_reload)  # storage work: a gate thread
             except ConfigError as exc:
                 log.error("feeds file not reloaded: %s", exc.message)
-        self.start_polls(self.claim())
+        feeds = await self.claim()
+        if not self.stopping:  # drain began meanwhile: it frees the leases just taken
+            self.start_polls(feeds)
 
     async def deliver(self) -> None:
         """The scheduler job: send due alerts from the outbox."""
@@ -216,6 +244,13 @@ class Daemon:
         except StorageError as exc:
             log.warning("alert delivery postponed (database trouble): %s", exc)
 
+    async def maintain(self) -> None:
+        """The scheduler job: expire the dedup window and prune old rows (:func:`maintain`)."""
+        self._track_job()
+        if self.stopping:
+            return
+        await maintain(self.runtime)
+
     def _track_job(self) -> None:
         task = asyncio.current_task()
         if task is not None:
@@ -226,7 +261,7 @@ class Daemon:
         """Poll every feed that is due now, once each, then deliver the outbox."""
         polled: set[int] = set()
         while not stop.is_set():
-            feeds = self.claim(exclude=polled)
+            feeds = await self.claim(exclude=polled)
             polled.update(f.id for f in feeds if f.id is not None)
             self.start_polls(feeds)
             if not self._polls:
@@ -273,17 +308,19 @@ class Daemon:
                 len(pending),
             )
         try:
-            with session_scope(self.runtime.engine) as session:
-                feed_state.release_leases(session, self.owner)
+            await self.runtime.storage.transaction(
+                functools.partial(feed_state.release_leases, owner=self.owner)
+            )
         except StorageError as exc:
             log.warning(
                 "could not free this daemon's feed leases (they expire on their own): %s", exc
             )
 
 
-def _init_gauges(runtime: Runtime, metrics: Metrics) -> None:
-    with session_scope(runtime.engine) as session:
-        total, unhealthy = overview.feed_counts(session, active_only=False)
+async def _init_gauges(runtime: Runtime, metrics: Metrics) -> None:
+    total, unhealthy = await runtime.storage.transaction(
+        functools.partial(overview.feed_counts, active_only=False)
+    )
     metrics.feeds_total.set(total)
     metrics.feeds_unhealthy.set(unhealthy)
 
@@ -308,10 +345,7 @@ async def run_daemon(
     notifier = notifier or Notifier()
     s = settings.schedule
     async with AsyncExitStack() as stack:
-        pool: ThreadPoolExecutor | None = None
-        if s.extract_workers > 0:
-            pool = ThreadPoolExecutor(s.extract_workers, thread_name_prefix="pantau-extract")
-            stack.callback(pool.shutdown, wait=False, cancel_futures=True)
+        workers = open_workers(settings, stack)  # worker processes for the pure stages
         stream = EventNotifier()
         runtime = await open_runtime(
             settings,
@@ -320,15 +354,16 @@ async def run_daemon(
             allow_private=allow_private,
             alert_stream=alert_stream,
             limiter=HostLimiter(s.per_host_concurrency, s.per_host_delay),
-            executor=pool,
+            workers=workers,
             notifier=stream,
             metrics=metrics,
         )
-        sync_feeds_file(settings, runtime, required=False)
-        _init_gauges(runtime, metrics)
+        await runtime.storage.run(sync_feeds_file, settings, runtime, required=False)
+        await _init_gauges(runtime, metrics)
         owner = daemon_owner()
         poller = Poller(
             engine=runtime.engine,
+            storage=runtime.storage,
             fetcher=runtime.fetcher,
             processor=runtime.pipeline,
             schedule=s,
@@ -356,23 +391,37 @@ async def run_daemon(
         return await _serve(settings, runtime, daemon, stop, notifier, metrics, stream)
 
 
-def maintain(runtime: Runtime, now: datetime | None = None) -> dict[str, int]:
+async def maintain(runtime: Runtime, now: datetime | None = None) -> dict[str, int]:
     """Keep memory and the database flat over months: expire the dedup window, prune old
-    events and (when configured) old article bodies. Returns what was removed."""
+    events and (when configured) old article bodies. Returns what was removed.
+
+    A coroutine, so the scheduler runs it on the loop: the dedup index is the loop's and is
+    expired here, between two stores; only the pruning of rows goes to a gate thread."""
     now = now or datetime.now(UTC)
     r = runtime.settings.retention
     done = {"dedup": runtime.dedup.prune(now - runtime.dedup.config.window)}
+    prune = functools.partial(
+        _prune_rows,
+        events_before=now - timedelta(days=r.events_days),
+        bodies_before=now - timedelta(days=r.body_days) if r.body_days else None,
+    )
     try:
-        with session_scope(runtime.engine) as session:
-            done["events"] = prune_events(session, now - timedelta(days=r.events_days))
-            done["bodies"] = (
-                prune_bodies(session, now - timedelta(days=r.body_days)) if r.body_days else 0
-            )
+        done.update(await runtime.storage.transaction(prune))
     except UnavailableError as exc:
         log.warning("maintenance skipped, database unavailable: %s", exc.detail)
     if any(done.values()):
         log.info("maintenance: %s", ", ".join(f"{k} {v}" for k, v in done.items()))
     return done
+
+
+def _prune_rows(
+    session: Transaction, *, events_before: datetime, bodies_before: datetime | None
+) -> dict[str, int]:
+    """Maintenance's storage work (in a gate thread: it must not touch the dedup index)."""
+    return {
+        "events": prune_events(session, events_before),
+        "bodies": prune_bodies(session, bodies_before) if bodies_before is not None else 0,
+    }
 
 
 async def _serve(
@@ -408,9 +457,8 @@ async def _serve(
         id="outbox",
     )
     scheduler.add_job(
-        maintain,
+        daemon.maintain,
         "interval",
-        args=(runtime,),
         seconds=settings.retention.interval,
         next_run_time=datetime.now(UTC),
         max_instances=1,
@@ -430,6 +478,7 @@ async def _serve(
         status = StatusServer(app, host=settings.status.host, port=settings.status.port)
         await status.start()
     scheduler.start()
+    lag = asyncio.create_task(watch_loop_lag(metrics), name="event loop lag")
     watchdog: asyncio.Task[None] | None = None
     interval = notifier.watchdog_interval()
     if interval is not None:
@@ -451,9 +500,10 @@ async def _serve(
         stream.close()
         if status is not None:
             await status.stop()
+        lag.cancel()
         if watchdog is not None:
             watchdog.cancel()
-            await asyncio.gather(watchdog, return_exceptions=True)
+        await asyncio.gather(lag, *([watchdog] if watchdog else []), return_exceptions=True)
     log.info("pantau daemon stopped after %d poll(s)", daemon.report.polls)
     return daemon.report
 

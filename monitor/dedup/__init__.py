@@ -8,8 +8,10 @@ from monitor.dedup.index import (
     DedupConfig,
     DedupIndex,
     DedupVerdict,
+    Fingerprint,
     IndexedArticle,
     changed_substantially,
+    fingerprint,
 )
 from monitor.dedup.urls import canonicalize_url, source_of
 
@@ -17,8 +19,10 @@ __all__ = [
     "DedupConfig",
     "DedupIndex",
     "DedupVerdict",
+    "Fingerprint",
     "IndexedArticle",
     "canonicalize_url",
     "changed_substantially",
+    "fingerprint",
     "source_of",
 ]

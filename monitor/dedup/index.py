@@ -139,6 +139,23 @@ def signature(text: str, *, num_perm: int = 128, shingle: int = 5) -> Signature:
     return _signature_of_words(_words(text), num_perm, shingle)
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the index needs of a body, computed once (in a worker process if need be):
+    its word count, exact hash and MinHash signature (as stored)."""
+
+    words: int
+    body_hash: str
+    signature: bytes
+
+
+def fingerprint(text: str, *, num_perm: int = 128, shingle: int = 5) -> Fingerprint:
+    """The body's :class:`Fingerprint`: what :meth:`DedupIndex.check` computes from it."""
+    words = _words(text)
+    sig = _signature_of_words(words, num_perm, shingle)
+    return Fingerprint(len(words), _digest(words), sig.to_bytes())
+
+
 def shingle_hashes(words: Sequence[str], size: int) -> npt.NDArray[np.uint32]:
     """Distinct 32-bit hashes of the word ``size``-grams (one gram if the text is shorter).
 
@@ -380,12 +397,24 @@ class DedupIndex:
         if hashvalues is not None and not np.all(hashvalues == _MAX_HASH):
             self._lsh.insert(slot, hashvalues)
 
-    def check(self, canonical_url: str, body: str, *, at: datetime) -> DedupVerdict:
-        """Classify an incoming article against the window ending at ``at``."""
+    def check(
+        self,
+        canonical_url: str,
+        body: str,
+        *,
+        at: datetime,
+        fingerprint: Fingerprint | None = None,
+    ) -> DedupVerdict:
+        """Classify an incoming article against the window ending at ``at``. ``fingerprint``:
+        the body's, when already computed with this index's settings (``body`` is then unread)."""
         cfg = self._config
-        words = _words(body)
-        sig = _signature_of_words(words, cfg.num_perm, cfg.shingle)
-        digest = _digest(words)
+        if fingerprint is None:
+            words = _words(body)
+            sig = _signature_of_words(words, cfg.num_perm, cfg.shingle)
+            digest, count = _digest(words), len(words)
+        else:
+            sig = Signature.from_bytes(fingerprint.signature)
+            digest, count = fingerprint.body_hash, fingerprint.words
         horizon = _micros(_utc(at) - cfg.window - _EPOCH)
 
         def verdict(kind: VerdictKind, slot: int | None, sim: float | None) -> DedupVerdict:
@@ -396,7 +425,7 @@ class DedupIndex:
         same = self._live(self._by_url.get(canonical_url), horizon)
         if same is not None:
             return verdict("same_url", same, None)
-        if len(words) < cfg.min_words:
+        if count < cfg.min_words:
             return verdict("new", None, None)
         exact = self._live(self._by_hash.get(digest), horizon)
         if exact is not None:

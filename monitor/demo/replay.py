@@ -5,6 +5,7 @@ alert). The offline demo, and the end-to-end fixture of the test suite.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from monitor.demo.siteserver import SiteServer
 from monitor.fetch import FEED_TYPES
 from monitor.parse import parse_feed
 from storage import repo
-from storage.engine import session_scope
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,12 @@ async def run_replay(
                 public_url=public_url,
             )
             feed_public = corpus.base_url + FEED_PATH
-            with session_scope(rt.engine) as session:
-                feed = repo.get_or_create_feed(
-                    session, feed_public, name=f"{corpus.site_name} (replay)"
+            feed = await rt.storage.transaction(
+                functools.partial(
+                    repo.get_or_create_feed, url=feed_public, name=f"{corpus.site_name} (replay)"
                 )
-                feed_id = feed.id
+            )
+            feed_id = feed.id
             assert feed_id is not None
             result = await rt.fetcher.fetch(
                 served + FEED_PATH, trusted=True, allowed_types=FEED_TYPES
@@ -106,10 +107,13 @@ async def run_replay(
                 url=result.final_url,
                 content_type=result.headers.get("content-type"),
             )
-            with session_scope(rt.engine) as session:
-                unseen = repo.unseen_entry_ids(
-                    session, feed_id, [e.entry_id for e in parsed.entries]
+            unseen = await rt.storage.transaction(
+                functools.partial(
+                    repo.unseen_entry_ids,
+                    feed_id=feed_id,
+                    entry_ids=[e.entry_id for e in parsed.entries],
                 )
+            )
             doc_by_path = {d.url_path: d for d in corpus.docs}
             for entry in parsed.entries:
                 doc = _doc_for(entry.link, served, doc_by_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-__all__ = ["HealthProbe", "create_app", "load_dashboard", "refresh_gauges"]
+__all__ = ["HealthProbe", "create_app", "load_dashboard", "read_gauges", "refresh_gauges"]
 
 
 def day_start(now: datetime, tz: tzinfo) -> datetime:
@@ -65,19 +66,38 @@ def not_modified_ratio(metrics: Metrics) -> float:
     return by_status.get("not_modified", 0.0) / total if total else 0.0
 
 
-def refresh_gauges(engine: Engine, metrics: Metrics) -> None:
-    """Gauges whose truth is in the database: queue depth, feed health, failed alerts."""
+@dataclass(frozen=True)
+class GaugeReadings:
+    """What the gauges whose truth is in the database read on one scrape."""
+
+    feeds: int
+    unhealthy: int
+    pending: int
+    failed: int
+    feed_health: list[overview.FeedHealth]
+
+
+def read_gauges(engine: Engine) -> GaugeReadings:
+    """Queue depth, feed health and failed alerts from the database (run in a thread: it only
+    reads, the metrics are set on the loop by :func:`refresh_gauges`)."""
     with session_scope(engine) as session:
         total, unhealthy = overview.feed_counts(session)
-        pending = overview.pending_alerts(session)
-        failed = overview.failed_alert_count(session)
-        feeds = overview.feed_health(session)
-    metrics.feeds_total.set(total)
-    metrics.feeds_unhealthy.set(unhealthy)
-    metrics.queue_depth.set(pending)
-    metrics.alerts_failed_waiting.set(failed)
+        return GaugeReadings(
+            feeds=total,
+            unhealthy=unhealthy,
+            pending=overview.pending_alerts(session),
+            failed=overview.failed_alert_count(session),
+            feed_health=overview.feed_health(session),
+        )
+
+
+def refresh_gauges(metrics: Metrics, readings: GaugeReadings) -> None:
+    metrics.feeds_total.set(readings.feeds)
+    metrics.feeds_unhealthy.set(readings.unhealthy)
+    metrics.queue_depth.set(readings.pending)
+    metrics.alerts_failed_waiting.set(readings.failed)
     metrics.feed_healthy.clear()  # feeds come and go: drop series of removed ones
-    for f in feeds:
+    for f in readings.feed_health:
         if f.enabled:
             metrics.feed_healthy.labels(f.name).set(1 if f.healthy else 0)
 
@@ -145,9 +165,10 @@ class _Handlers:
     async def metrics_endpoint(self, request: Request) -> Response:
         self.metrics.poll_not_modified_ratio.set(not_modified_ratio(self.metrics))
         try:
-            await asyncio.wait_for(
-                asyncio.to_thread(refresh_gauges, self.engine, self.metrics), self.db_timeout
+            readings = await asyncio.wait_for(
+                asyncio.to_thread(read_gauges, self.engine), self.db_timeout
             )
+            refresh_gauges(self.metrics, readings)
             self.metrics.database_up.set(1)
         except Exception as exc:  # the scrape must still answer: counters live in memory
             log.warning("metrics: could not refresh gauges from the database: %s", exc)
