@@ -26,10 +26,30 @@ from benchmarks import bench_memory
 from benchmarks.common import Figure, Mode, Result, fmt
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ("pipeline", "matcher", "polling", "dedup", "memory", "storage", "parse", "alert")
+ORDER = (
+    "pipeline",
+    "matcher",
+    "polling",
+    "dedup",
+    "memory",
+    "storage",
+    "parse",
+    "alert",
+    "timeliness",
+)
 # Benchmarks that use both cores first; then the memory child starts (niced) and runs on the
 # second core beside the single-threaded ones, which saves minutes of wall time.
-RUN_ORDER = ("pipeline", "polling", "dedup", "memory", "matcher", "storage", "parse", "alert")
+RUN_ORDER = (
+    "pipeline",
+    "polling",
+    "dedup",
+    "memory",
+    "matcher",
+    "storage",
+    "parse",
+    "alert",
+    "timeliness",
+)
 
 
 def _dedup(mode: Mode) -> Result:
@@ -83,6 +103,7 @@ def _runners(postgres_url: str | None) -> dict[str, Callable[[Mode], Result]]:
         bench_pipeline,
         bench_polling,
         bench_storage,
+        bench_timeliness,
     )
 
     return {
@@ -93,6 +114,7 @@ def _runners(postgres_url: str | None) -> dict[str, Callable[[Mode], Result]]:
         "storage": lambda mode: bench_storage.run(mode, postgres_url),
         "parse": bench_parse.run,
         "alert": bench_alert.run,
+        "timeliness": bench_timeliness.run,
     }
 
 

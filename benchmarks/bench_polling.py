@@ -8,66 +8,37 @@ poll done. 900 feeds answer 304; 100 changed, each with one new item -- a corpus
 is fetched, extracted, matched and stored (alerts go to a console channel in memory). The
 per-host cap is lifted (every feed is on 127.0.0.1); the global cap stays at its default.
 
-Wall time covers the whole ``run_daemon`` call including its start-up; CPU seconds are this
-process's. The CPU spent in feed parsing (``monitor.parse.feed.parse_feed``) is measured with
-per-thread CPU clocks.
+Wall time covers the whole ``run_daemon`` call including its start-up. The cycle's CPU target
+(<= 5 CPU-seconds) counts this process and the daemon's worker processes (feed parsing,
+extraction and matching run there) as they report it (``DaemonReport.worker_cpu_seconds``); the
+loopback site's CPU is not counted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import tempfile
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
 
-import monitor.daemon.poller as poller_module
 from benchmarks.common import Figure, Mode, Result, Target, median, rounds_for
 from benchmarks.daemonkit import daemon_settings, known_feed, loop_site, seen, write_feeds_file
 from benchmarks.harness import sqlite_engine
 from benchmarks.loopsite import CHANGED_EVERY, changed_page
 from monitor.daemon.service import run_daemon
-from monitor.parse.feed import parse_feed
 from storage.engine import session_scope
 from storage.tables import Feed
 
 ITEM = "3 polling"
 FEEDS = {"full": 1000, "quick": 1000, "tiny": 20}
 TARGET_WALL = 10.0
-
-
-class ThreadCPU:
-    """CPU seconds spent inside a wrapped function, whichever thread runs it."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-
-    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.thread_time()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.seconds[name] += time.thread_time() - started
-
-        return timed
-
-
-@contextlib.contextmanager
-def parser_for_round(fn: Callable[..., Any], watch: ThreadCPU) -> Iterator[None]:
-    saved = poller_module.parse_feed
-    poller_module.parse_feed = watch.wrap("parse", fn)
-    try:
-        yield
-    finally:
-        poller_module.parse_feed = saved
+TARGET_CPU = 5.0
 
 
 def _prepare(tmp: Path, base: str, n: int) -> tuple[Path, Any]:
@@ -104,7 +75,7 @@ def _make_due(engine: Any) -> None:
         )
 
 
-def _cycle(settings: Any) -> tuple[float, float, Counter[str]]:
+def _cycle(settings: Any) -> tuple[float, float, float, Counter[str]]:
     wall, cpu = time.perf_counter(), time.process_time()
     report = asyncio.run(
         run_daemon(
@@ -116,7 +87,12 @@ def _cycle(settings: Any) -> tuple[float, float, Counter[str]]:
             handle_signals=False,
         )
     )
-    return time.perf_counter() - wall, time.process_time() - cpu, report.by_status
+    return (
+        time.perf_counter() - wall,
+        time.process_time() - cpu,
+        report.worker_cpu_seconds,
+        report.by_status,
+    )
 
 
 def run(mode: Mode = "full") -> Result:
@@ -142,28 +118,32 @@ def run(mode: Mode = "full") -> Result:
         }
         settings = daemon_settings(tmp, feeds_file, schedule, {"type": "console"})
         for _ in range(rounds):
-            watch = ThreadCPU()
             _make_due(engine)
-            with parser_for_round(parse_feed, watch):
-                wall, cpu, statuses = _cycle(settings)
+            wall, cpu, workers_cpu, statuses = _cycle(settings)
             samples.append(
                 {
                     "wall_s": wall,
                     "cpu_s": cpu,
-                    "parse_cpu_s": watch.seconds["parse"],
+                    "workers_cpu_s": workers_cpu,
                     "statuses": dict(statuses),
                 }
             )
         engine.dispose()
     wall = median([s["wall_s"] for s in samples])
     cpu = median([s["cpu_s"] for s in samples])
-    parse_share = median([s["parse_cpu_s"] / s["cpu_s"] * 100 for s in samples])
+    total_cpu = median([s["cpu_s"] + s["workers_cpu_s"] for s in samples])
     figures = [
         Figure(
             ITEM, f"full cycle, {n:,} feeds (90 % 304), wall", wall, "s", Target("<=", TARGET_WALL)
         ),
-        Figure(ITEM, "full cycle, CPU", cpu, "CPU s"),
-        Figure(ITEM, "feed parsing share of the cycle's CPU (feedparser)", parse_share, "%"),
+        Figure(
+            ITEM,
+            "full cycle, CPU (daemon + its worker processes)",
+            total_cpu,
+            "CPU s",
+            Target("<=", TARGET_CPU),
+        ),
+        Figure(ITEM, "full cycle, CPU of the daemon process alone", cpu, "CPU s"),
     ]
     details = {
         "feeds": n,

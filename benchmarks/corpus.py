@@ -1,7 +1,9 @@
 """The benchmark corpus: realistic Indonesian news pages, generated reproducibly from a seed.
 
-Text comes from the five seed articles (``seeds/``) and the Indonesian articles in
-``../shared/corpus/articles`` (plain texts as they are, HTML pages through trafilatura once).
+Text comes from the five seed articles (``seeds/``), the Indonesian articles of the labelled
+relevance corpus (``tests/data/relevance/corpus.jsonl``) and those of
+``../shared/corpus/articles`` that are not reserved for evaluation outside this project (plain
+texts as they are, HTML pages through trafilatura once).
 Sentences are recombined into new paragraphs (numbers re-drawn), so every page has its own
 text -- trafilatura's cross-page deduplication and Pantau's MinHash dedup see distinct
 articles -- while the prose, names and vocabulary stay real. About half the pages are
@@ -19,6 +21,7 @@ Same seed, same pages (``random.Random``), in every process.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import math
@@ -31,11 +34,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from monitor.demo.sitebuilder import Corpus, CorpusDoc, load_corpus, render_page
+from monitor.match.evaluate import url_key
 from monitor.timeofday import WIB
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = ROOT / "seeds"
 SHARED_ARTICLES = ROOT.parent / "shared" / "corpus" / "articles"
+RELEVANCE_CORPUS = ROOT / "tests" / "data" / "relevance" / "corpus.jsonl"
+EVALUATION_EXCLUSIONS = ROOT.parent / "shared" / "corpus" / "evaluation_exclusions.txt"
 DEFAULT_SEED = 9
 MIN_TEXT = 2 * 1024
 MAX_TEXT = 30 * 1024
@@ -158,11 +164,21 @@ def source_texts(shared_articles: Path = SHARED_ARTICLES) -> tuple[tuple[SourceT
         SourceText(d.title, _sentences(d.body_paragraphs)) for d in load_corpus(SEEDS_DIR).docs
     )
     others: list[SourceText] = []
+    reserved = reserved_keys()
     if shared_articles.is_dir():
         for path in sorted(shared_articles.glob("id_*")):
+            if is_reserved(path.read_bytes(), reserved):  # kept for evaluation elsewhere
+                continue
             src = _txt_source(path) if path.suffix == ".txt" else _html_source(path)
             if src is not None and src.sentences:
                 others.append(src)
+    # The Indonesian articles of the labelled relevance corpus (real text, none reserved).
+    for line in RELEVANCE_CORPUS.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["lang"] == "id":
+            sentences = _sentences(row["text"].splitlines())
+            if sentences:
+                others.append(SourceText(row["title"], sentences))
     return seeds, tuple(others)
 
 
@@ -451,3 +467,76 @@ def describe(pages: Sequence[BenchPage]) -> dict[str, object]:
         "topical": sum(p.article.topical for p in pages),
         "source_texts": {"seeds": len(seeds), "shared_articles": len(others)},
     }
+
+
+# --- real pages ----------------------------------------------------------------------------
+
+_ABSOLUTE_URL = re.compile(rb"""https?://[^\s"'<>]+""")
+_CANONICAL = re.compile(
+    rb"""<(?:link[^>]*rel=["']canonical["'][^>]*href|meta[^>]*property=["']og:url["'][^>]*"""
+    rb"""content)=["']([^"']+)""",
+    re.I,
+)
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
+
+
+@dataclass(frozen=True)
+class RealPage:
+    """A portal's page as it was saved (``../shared/corpus/articles/*.html``): what the
+    synthetic pages stand in for. Real pages extract several times slower."""
+
+    name: str  # file name
+    url: str  # its canonical URL, else a placeholder under real.example
+    title: str
+    html: bytes
+
+
+def reserved_keys(path: Path = EVALUATION_EXCLUSIONS) -> frozenset[str]:
+    """SHA-256 of the URL keys reserved for evaluation outside this project."""
+    if not path.is_file():
+        return frozenset()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(ln.strip() for ln in lines if ln.strip() and not ln.startswith("#"))
+
+
+def is_reserved(raw: bytes, reserved: frozenset[str]) -> bool:
+    """Whether any absolute URL in the page (its own, and -- erring on the safe side -- any it
+    links to) has a reserved key: pages without a canonical link are known by their links."""
+    for match in _ABSOLUTE_URL.finditer(raw):
+        url = match.group().decode("utf-8", errors="replace")
+        if hashlib.sha256(url_key(url).encode()).hexdigest() in reserved:
+            return True
+    return False
+
+
+LOCAL_PAGES = Path(__file__).resolve().parent / "data" / "pages"
+
+
+def real_pages(
+    folders: tuple[Path, ...] = (LOCAL_PAGES, SHARED_ARTICLES),
+    exclusions: Path = EVALUATION_EXCLUSIONS,
+) -> tuple[list[RealPage], list[str]]:
+    """(the real pages one may measure on, the names of those left out as reserved).
+
+    ``benchmarks/data/pages``: real portal pages saved by public repositories, listed with
+    their sources in its ``SOURCES.md``; they are not committed (the pages belong to their
+    publishers and were brought in from repository snapshots), so a fresh clone measures on
+    whatever of them it has. ``../shared/corpus/articles``: all but one of its pages are
+    reserved for evaluation outside this project and are left out."""
+    reserved = reserved_keys(exclusions)
+    kept: list[RealPage] = []
+    left_out: list[str] = []
+    paths = [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.html"))]
+    for path in paths:
+        raw = path.read_bytes()
+        if is_reserved(raw, reserved):
+            left_out.append(path.name)
+            continue
+        canonical = _CANONICAL.search(raw)
+        url = canonical.group(1).decode("utf-8", "replace").strip() if canonical else ""
+        if not url.startswith(("http://", "https://")):
+            url = f"https://real.example/{path.stem}"
+        title = _TITLE.search(raw)
+        head = html.unescape(title.group(1).decode("utf-8", "replace")) if title else ""
+        kept.append(RealPage(path.name, url, " ".join(head.split()), raw))
+    return kept, left_out

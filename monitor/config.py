@@ -4,16 +4,20 @@ Precedence (highest first): environment variables ``PANTAU_<SECTION>__<KEY>`` (e
 ``PANTAU_DATABASE__URL``; ``PANTAU_DATABASE_URL`` is accepted as a shortcut), the TOML file
 named by ``--config`` or ``PANTAU_CONFIG``, the packaged ``config/pantau.toml`` defaults.
 Secrets never live in the file: channels name an environment variable or a systemd
-credential that holds them.
+credential that holds them. One written there anyway still works, with a warning at load that
+names the key and says where to move it; ``repr`` and ``str`` of the settings never show a
+secret (database passwords, webhook URLs and tokens, SMTP passwords, Authorization headers).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -26,8 +30,47 @@ from pydantic import (
 from monitor.errors import ConfigError
 from monitor.paths import default_config_dir, default_data_dir
 from monitor.timeofday import parse_clock, parse_window, parse_zone
+from storage.urls import hide_password
 
 ENV_PREFIX = "PANTAU_"
+MASK = "***"
+
+_log = logging.getLogger(__name__)
+
+# A key (or header name) holding one of these words holds a secret; ``*_env``/``*_credential``
+# keys only name where a secret is kept and are shown as they are.
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "authorization")
+_SECRET_HEADERS = ("authorization", "cookie", "token", "secret", "key")
+# Channel keys whose whole value is a credential (Slack's webhook path is the token; an
+# Apprise URL carries the service's token) or may carry one (a webhook URL's query).
+_SECRET_URL_KEYS = ("webhook_url", "url", "urls")
+
+
+def _is_reference(key: str) -> bool:
+    return key.endswith(("_env", "_credential"))
+
+
+def _is_secret_key(key: str) -> bool:
+    low = key.lower()
+    return not _is_reference(low) and any(word in low for word in _SECRET_WORDS)
+
+
+def _is_secret_header(name: str) -> bool:
+    low = name.lower()
+    return not _is_reference(low) and any(word in low for word in _SECRET_HEADERS)
+
+
+def _redacted(key: str, value: Any) -> Any:
+    """What ``repr`` shows for a channel option."""
+    if _is_reference(key):
+        return value
+    if _is_secret_key(key) and value:
+        return MASK
+    if key in _SECRET_URL_KEYS and value:
+        return MASK if isinstance(value, str) else [MASK for _ in value]
+    if key == "headers" and isinstance(value, Mapping):
+        return {k: MASK if _is_secret_header(str(k)) else v for k, v in value.items()}
+    return value
 
 
 class _Section(BaseModel):
@@ -37,6 +80,10 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = ""  # empty: SQLite file under the data directory
     auto_upgrade: bool = True
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for key, value in super().__repr_args__():
+            yield key, hide_password(value) if key == "url" else value
 
 
 class FetchSettings(_Section):
@@ -50,9 +97,14 @@ class FetchSettings(_Section):
 
 
 class ScheduleSettings(_Section):
-    default_interval: float = Field(600.0, gt=0)
-    min_interval: float = Field(120.0, gt=0)
-    max_interval: float = Field(7200.0, gt=0)
+    # Learned per feed from its publication history (monitor.daemon.cadence); these defaults
+    # are what benchmarks/bench_timeliness.py measured against fixed intervals.
+    default_interval: float = Field(300.0, gt=0)  # until a feed has a history
+    min_interval: float = Field(80.0, gt=0)
+    max_interval: float = Field(1800.0, gt=0)
+    # Items per hour from which a feed counts as busy and is polled every min_interval; a
+    # quieter feed waits min_interval * busy_rate / its rate.
+    busy_rate: float = Field(6.0, gt=0)
     jitter: float = Field(0.1, ge=0, le=1)
     global_concurrency: int = Field(16, gt=0)
     per_host_concurrency: int = Field(2, gt=0)
@@ -73,6 +125,7 @@ class ScheduleSettings(_Section):
     extract_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0)
     extract_timeout: float = Field(60.0, gt=0)  # seconds of work per page, from its start
     extract_attempts: int = Field(3, gt=0)  # overruns before an entry is recorded as skipped
+    parse_timeout: float = Field(20.0, gt=0)  # seconds of work per feed body, from its start
 
 
 class DedupSettings(_Section):
@@ -122,6 +175,10 @@ class ChannelSettings(BaseModel):
     one ending in ``_credential`` names a systemd credential (``LoadCredential=``)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for key, value in super().__repr_args__():
+            yield key, value if key is None else _redacted(key, value)
 
     name: str = Field(min_length=1)
     type: Literal["console", "slack", "email", "webhook", "jsonl", "apprise"]
@@ -173,6 +230,12 @@ class StatusSettings(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(8787, ge=0, le=65535)
+    # Host names served besides localhost, 127.0.0.1, [::1] and `host` (DNS-rebinding guard).
+    allowed_hosts: list[str] = []
+    max_connections: int = Field(64, ge=1)  # open connections; the idlest is closed beyond
+    idle_timeout: float = Field(15.0, gt=0)  # seconds without a request in progress
+    stream_clients: int = Field(32, ge=1)  # open GET /events streams; more get 503
+    stream_queue_bytes: int = Field(1024 * 1024, ge=4096)  # per stream, then it is dropped
 
 
 class Settings(_Section):
@@ -259,13 +322,82 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
+def _env_name(*parts: str) -> str:
+    """A variable name to suggest: ``PANTAU_DESK_PASSWORD``."""
+    words = "_".join(parts).upper()
+    return "PANTAU_" + "".join(c if c.isalnum() else "_" for c in words)
+
+
+def _move_secret(where: str, key: str, channel: str, table: str = "the channel") -> str:
+    var = _env_name(channel, key)
+    cred = var.removeprefix("PANTAU_").lower()
+    return (
+        f"{where}: a secret written in the configuration file (anyone who can read the file "
+        f'has it): in {table}, replace it by {key}_env = "{var}" and set {var} in the '
+        f'service\'s environment, or by {key}_credential = "{cred}" with '
+        f"LoadCredential={cred}:/etc/pantau/credentials/{cred} in the systemd unit"
+    )
+
+
+def _holds_secret(key: str, value: Any) -> bool:
+    if _is_secret_key(key) or key in ("webhook_url", "urls"):
+        return True
+    # A webhook URL is a secret when it carries a password or a token in its query.
+    return key == "url" and isinstance(value, str) and _url_holds_secret(value)
+
+
+def _url_holds_secret(url: str) -> bool:
+    query = urlsplit(url).query.lower()
+    return hide_password(url) != url or any(
+        f"{word}=" in query for word in ("token", "key", "secret", "sig", "password")
+    )
+
+
+def _channel_secrets(index: int, table: Mapping[str, Any], source: str) -> Iterator[str]:
+    name = str(table.get("name") or index)
+    for key, value in table.items():
+        where = f"{source}: alerts.channels.{index}.{key} (channel {name!r})"
+        if key == "headers" and isinstance(value, Mapping):
+            for header in value:
+                if _is_secret_header(str(header)):
+                    at = f"{source}: alerts.channels.{index}.headers.{header} (channel {name!r})"
+                    yield _move_secret(at, str(header), name, "the headers table")
+        elif value and not _is_reference(key) and _holds_secret(key, value):
+            yield _move_secret(where, key, name)
+
+
+def secrets_in_file(data: Mapping[str, Any], source: str) -> list[str]:
+    """Warnings for secrets written literally in a configuration file's ``data``: each names
+    the key and says how to move the secret to the environment or a systemd credential."""
+    found: list[str] = []
+    database = data.get("database")
+    url = database.get("url") if isinstance(database, Mapping) else None
+    if isinstance(url, str) and hide_password(url) != url:
+        found.append(
+            f"{source}: database.url: the database password is written in the configuration "
+            "file (anyone who can read the file has it): remove it from the URL and set the "
+            "whole URL in the environment variable PANTAU_DATABASE_URL (systemd: "
+            "EnvironmentFile= readable by the service only), or keep it in the PostgreSQL "
+            "password file ~/.pgpass of the service user"
+        )
+    alerts = data.get("alerts")
+    channels = alerts.get("channels") if isinstance(alerts, Mapping) else None
+    for i, table in enumerate(channels if isinstance(channels, list) else []):
+        if isinstance(table, Mapping):
+            found.extend(_channel_secrets(i, table, source))
+    return found
+
+
 def load_settings(
     path: Path | None = None,
     *,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Settings:
-    """Build the one Settings object. Raises ConfigError naming file, key and reason."""
+    """Build the one Settings object. Raises ConfigError naming file, key and reason.
+
+    A secret written in the file is reported through ``warn`` (default: a logged warning)."""
     env = os.environ if env is None else env
     if path is None and env.get("PANTAU_CONFIG"):
         path = Path(env["PANTAU_CONFIG"])
@@ -274,6 +406,8 @@ def load_settings(
     if path is not None:
         data = read_toml(path)
         source = str(path)
+        for warning in secrets_in_file(data, source):
+            (warn or _log.warning)(warning)
     data = _merge(data, _env_overrides(env))
     if overrides:
         data = _merge(data, overrides)

@@ -26,6 +26,11 @@ class Metrics:
     alerts_failed_waiting: Gauge
     poll_not_modified_ratio: Gauge
     database_up: Gauge
+    channel_queue_age: Gauge
+    channel_pending: Gauge
+    channel_failing: Gauge
+    # Set by the outbox on every failed delivery attempt (this process's, since start):
+    channel_last_failure: Gauge
 
     @classmethod
     def create(cls) -> Metrics:
@@ -87,6 +92,30 @@ class Metrics:
             database_up=Gauge(
                 "pantau_database_up",
                 "1 when the database answered the last scrape",
+                registry=r,
+            ),
+            channel_queue_age=Gauge(
+                "pantau_channel_queue_age_seconds",
+                "How long the channel's oldest pending alert has waited (0 when none)",
+                ["channel"],
+                registry=r,
+            ),
+            channel_pending=Gauge(
+                "pantau_channel_pending_alerts",
+                "Alerts waiting to go out on the channel",
+                ["channel"],
+                registry=r,
+            ),
+            channel_failing=Gauge(
+                "pantau_channel_failing",
+                "1 when the channel's newest undelivered alert failed (see pantau status)",
+                ["channel"],
+                registry=r,
+            ),
+            channel_last_failure=Gauge(
+                "pantau_channel_last_failure_timestamp_seconds",
+                "Unix time of the channel's last failed delivery attempt",
+                ["channel"],
                 registry=r,
             ),
         )

@@ -5,6 +5,9 @@ A channel key ending in ``_env`` names an environment variable (``webhook_url_en
 (``LoadCredential=`` in the unit; systemd puts it in ``$CREDENTIALS_DIRECTORY``). Either way the
 value ends up under the key without the suffix (``webhook_url``). The environment is passed in
 by whoever reads it at the edge of the program; nothing here reads ``os.environ``.
+
+The same works one table down, for a webhook's headers: ``headers = {Authorization_env =
+"PANTAU_HOOK_AUTH"}`` sends ``Authorization`` with the variable's value.
 """
 
 from __future__ import annotations
@@ -58,12 +61,21 @@ def resolve_secrets(
     """Replace ``X_env`` / ``X_credential`` references by the secret values they name.
 
     Raises ConfigError naming the channel and key when one cannot be resolved."""
+    return _resolve(options, env, channel=channel, prefix="")
+
+
+def _resolve(
+    options: Mapping[str, Any], env: Mapping[str, str], *, channel: str, prefix: str
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in options.items():
+        if isinstance(value, Mapping) and not prefix:  # a table of headers
+            out[key] = _resolve(value, env, channel=channel, prefix=f"{key}.")
+            continue
         try:
             secret = _secret(key, value, env)
         except _Unavailable as exc:
-            raise ConfigError(f"alert channel {channel!r}: {key}: {exc}") from exc.__cause__
+            raise ConfigError(f"alert channel {channel!r}: {prefix}{key}: {exc}") from exc.__cause__
         if secret is None:
             out[key] = value
         else:
@@ -76,7 +88,10 @@ def configured_secrets(channels: Iterable[ChannelSettings], env: Mapping[str, st
     are skipped: start-up reports those)."""
     found: list[str] = []
     for ch in channels:
-        for key, ref in ch.options.items():
+        pairs = list(ch.options.items())
+        for table in [v for _, v in pairs if isinstance(v, Mapping)]:
+            pairs += table.items()  # the headers' references
+        for key, ref in pairs:
             try:
                 value = _secret(key, ref, env)
             except _Unavailable:

@@ -13,6 +13,7 @@ the ``__cause__``; ``detail`` keeps the driver's own words for messages that add
     └── StorageError                the database could not do what was asked
         ├── UnavailableError        the database cannot be reached or written now (transient)
         │   └── LockedError         another connection holds a lock this work needs (transient)
+        ├── DaemonRunningError      another daemon already serves this SQLite database
         ├── DuplicateError          a row with the same unique key is already stored
         ├── QueryError              the database refused a statement (schema, data, a bug)
         └── SchemaError             the database schema cannot be used as it is
@@ -65,6 +66,20 @@ class LockedError(UnavailableError):
     """A busy SQLite file, a PostgreSQL lock timeout or deadlock: retry later."""
 
     summary = "database locked by another connection"
+
+
+class DaemonRunningError(StorageError):
+    """A second daemon on one SQLite database: both would poll the same feeds and alert twice.
+    Several workers sharing one database is a PostgreSQL feature."""
+
+    def __init__(self, database: str, pid: int | None) -> None:
+        who = f"pid {pid}" if pid else "another process"
+        super().__init__(
+            f"another Pantau daemon ({who}) is already running on {database}; stop it first "
+            "(one daemon per SQLite database; several workers need PostgreSQL)",
+            transient=False,
+        )
+        self.pid = pid
 
 
 class DuplicateError(StorageError):

@@ -9,21 +9,27 @@ This module is the one place that names advisory-lock keys. Two kinds of lock ar
   for and held until the transaction ends.
 
 SQLite has no such locks and a SQLite database serves one daemon (it serialises writers
-anyway), so there every lock is granted at once.
+anyway), so there every lock is granted at once; :func:`one_daemon` makes sure it is one: an
+exclusive ``flock`` on a file beside the database, held while the daemon runs and dropped by the
+kernel when its process dies (no stale lock after a crash).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from storage.errors import wrap_exceptions
+from storage.errors import DaemonRunningError, wrap_exceptions
 
 # Fixed keys, older than lock_key(): kept as they are so that workers of different Pantau
 # versions sharing one database still exclude each other.
@@ -72,3 +78,41 @@ def try_exclusive(engine: Engine, name: str) -> Iterator[bool]:
                 conn.commit()
             except SQLAlchemyError:
                 conn.invalidate()  # a closed connection frees its locks on the server
+
+
+def daemon_lock_path(database: Path) -> Path:
+    return database.with_name(database.name + ".daemon-lock")
+
+
+@contextmanager
+def one_daemon(engine: Engine) -> Iterator[None]:
+    """Hold the daemon lock of ``engine``'s SQLite file for the block (PostgreSQL, or an
+    in-memory database: nothing to hold, several workers are welcome). Raises
+    :class:`DaemonRunningError` naming the other daemon's pid when it is taken."""
+    name = engine.url.database or ""
+    if engine.dialect.name != "sqlite" or name in ("", ":memory:") or name.startswith("file:"):
+        yield
+        return
+    database = Path(name).resolve()
+    path = daemon_lock_path(database)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DaemonRunningError(str(database), _holder(fd)) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # closing drops the flock
+
+
+def _holder(fd: int) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        return int(os.pread(fd, 32, 0).decode().strip() or 0) or None
+    return None

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage.tables import AlertRow, ArticleRow, Feed, MatchRow
+from storage.tables import AlertRow, ArticleRow, Feed, MatchRow, Story
 
 PENDING = ("pending", "sending")
 
@@ -67,6 +67,9 @@ class MatchedArticle:
     actors: tuple[str, ...]
     terms: tuple[str, ...]
     snippets: tuple[MatchedSnippet, ...]
+    # A copy of a story reported earlier: the source of that first report ("" when first).
+    copy_of: str = ""
+    alerts: tuple[tuple[str, str], ...] = ()  # (channel, status) of the alerts it raised
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,71 @@ class AlertView:
     sent_at: datetime | None
     next_attempt_at: datetime
     last_error: str
+
+
+@dataclass(frozen=True)
+class ChannelHealth:
+    """One channel's undelivered alerts: how many wait, since when, and why they did not go."""
+
+    channel: str
+    pending: int
+    oldest_pending_at: datetime | None  # when the oldest waiting alert was written
+    failed: int  # given up on, waiting for ``pantau alerts retry``
+    last_error: str  # the newest undelivered alert's error; empty when none failed
+
+    def queue_age(self, now: datetime) -> float:
+        """Seconds the oldest pending alert has waited (0 with none pending)."""
+        if self.oldest_pending_at is None:
+            return 0.0
+        return max(0.0, (now - self.oldest_pending_at).total_seconds())
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.last_error)
+
+
+def channel_health(session: Session) -> list[ChannelHealth]:
+    """Every channel with alerts not delivered yet (pending or failed), by name. Sent rows are
+    not read: the answer costs the same after months of alerts."""
+    waiting = (*PENDING, "failed")
+    counts = session.exec(
+        select(AlertRow.channel, AlertRow.status, func.count(), func.min(AlertRow.created_at))
+        .where(col(AlertRow.status).in_(waiting))
+        .group_by(col(AlertRow.channel), col(AlertRow.status))
+    ).all()
+    pending: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    oldest: dict[str, datetime] = {}
+    for channel, status, count, first in counts:
+        if status == "failed":
+            failed[channel] = int(count)
+            continue
+        pending[channel] = pending.get(channel, 0) + int(count)
+        first_at = _aware(first)
+        if first_at is not None and (channel not in oldest or first_at < oldest[channel]):
+            oldest[channel] = first_at
+    out = []
+    for channel in sorted({*pending, *failed}):
+        error = session.exec(
+            select(AlertRow.last_error)
+            .where(
+                AlertRow.channel == channel,
+                col(AlertRow.status).in_(waiting),
+                col(AlertRow.last_error).is_not(None),
+            )
+            .order_by(col(AlertRow.id).desc())
+            .limit(1)
+        ).first()
+        out.append(
+            ChannelHealth(
+                channel=channel,
+                pending=pending.get(channel, 0),
+                oldest_pending_at=oldest.get(channel),
+                failed=failed.get(channel, 0),
+                last_error=error or "",
+            )
+        )
+    return out
 
 
 def _count(session: Session, *where: object) -> int:
@@ -197,11 +265,42 @@ def latest_matches(session: Session, *, limit: int = 20, snippets: int = 3) -> l
         select(MatchRow).where(col(MatchRow.article_id).in_(ids)).order_by(col(MatchRow.id))
     ):
         rows.setdefault(m.article_id, []).append(m)
-    return [
+    found = [
         _matched_article(articles[i], rows.get(i, []), snippets)
         for i in ids
         if i is not None and i in articles
     ]
+    copies = _copy_sources(session, [a for a in articles.values() if a.duplicate_kind])
+    raised: dict[int, list[tuple[str, str]]] = {}
+    for article_id, channel, status in session.exec(
+        select(AlertRow.article_id, AlertRow.channel, AlertRow.status)
+        .where(col(AlertRow.article_id).in_(ids))
+        .order_by(col(AlertRow.id))
+    ):
+        raised.setdefault(article_id, []).append((channel, status))
+    return [
+        replace(
+            a,
+            copy_of=copies.get(a.article_id, ""),
+            alerts=tuple(raised.get(a.article_id, ())),
+        )
+        for a in found
+    ]
+
+
+def _copy_sources(session: Session, copies: Sequence[ArticleRow]) -> dict[int, str]:
+    """article id -> the source of its story's first report, for articles that are copies."""
+    stories = {a.story_id for a in copies if a.story_id is not None}
+    if not stories:
+        return {}
+    first = dict(
+        session.exec(
+            select(Story.id, ArticleRow.source)
+            .join(ArticleRow, col(ArticleRow.id) == col(Story.first_article_id))
+            .where(col(Story.id).in_(stories))
+        ).all()
+    )
+    return {a.id or 0: first.get(a.story_id) or "an earlier report" for a in copies}
 
 
 def _matched_article(a: ArticleRow, matches: Sequence[MatchRow], limit: int) -> MatchedArticle:
@@ -227,26 +326,45 @@ def _matched_article(a: ArticleRow, matches: Sequence[MatchRow], limit: int) -> 
 
 
 def daily_match_counts(
-    session: Session, *, kind: str, days: int, today: date, tz: tzinfo
+    session: Session,
+    *,
+    kind: str,
+    days: int,
+    today: date,
+    tz: tzinfo,
+    main_only: bool = False,
 ) -> DailyCounts:
     """Distinct articles per ``kind`` ("topic" or "actor") name per local day, ``days`` days
-    ending with ``today`` (days in ``tz``; an article counts on the day Pantau saw it)."""
+    ending with ``today`` (days in ``tz``; an article counts on the day Pantau saw it, not the
+    day it says it was published). With ``main_only`` each article counts once, under its
+    main name (substantive first, then the highest score): the series then add up to
+    articles, not to matches, as a stacked chart needs."""
     day_list = tuple(today - timedelta(days=days - 1 - i) for i in range(days))
     since = datetime.combine(day_list[0], datetime.min.time(), tz)
     rows = session.exec(
-        select(MatchRow.name, MatchRow.article_id, ArticleRow.seen_at)
+        select(MatchRow, ArticleRow.seen_at)
         .join(ArticleRow, col(ArticleRow.id) == col(MatchRow.article_id))
         .where(MatchRow.kind == kind, col(ArticleRow.seen_at) >= since)
     ).all()
     index = {d: i for i, d in enumerate(day_list)}
-    seen: set[tuple[str, int, int]] = set()
-    counts: dict[str, list[int]] = {}
-    for name, article_id, seen_at in rows:
+    names: dict[int, dict[str, tuple[bool, float]]] = {}  # article -> name -> best rank
+    day_of: dict[int, int] = {}
+    for m, seen_at in rows:
         i = index.get(seen_at.astimezone(tz).date())
-        if i is None or (name, article_id, i) in seen:
+        if i is None:
             continue
-        seen.add((name, article_id, i))
-        counts.setdefault(name, [0] * days)[i] += 1
+        day_of[m.article_id] = i
+        ranks = names.setdefault(m.article_id, {})
+        ranks[m.name] = max(ranks.get(m.name, (False, 0.0)), (m.substantive, m.score))
+    counts: dict[str, list[int]] = {}
+    for article_id, ranks in names.items():
+        chosen = (
+            [min(ranks, key=lambda n: (not ranks[n][0], -ranks[n][1], n))]
+            if main_only
+            else list(ranks)
+        )
+        for name in chosen:
+            counts.setdefault(name, [0] * days)[day_of[article_id]] += 1
     return DailyCounts(day_list, {n: tuple(v) for n, v in sorted(counts.items())})
 
 

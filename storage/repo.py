@@ -45,6 +45,25 @@ class NewAlert:
     key_suffix: str = ""
 
 
+def alert_row(alert: NewAlert, story_id: int, article_id: int, at: datetime) -> dict[str, Any]:
+    """The alerts table's row for a new pending alert (one shape for single and batch writes)."""
+    return {
+        "idempotency_key": f"{story_id}:{alert.rule}:{alert.channel}{alert.key_suffix}",
+        "story_id": story_id,
+        "article_id": article_id,
+        "rule": alert.rule,
+        "channel": alert.channel,
+        "kind": alert.kind,
+        "status": "pending",
+        "attempts": 0,
+        "payload": alert.payload,
+        "created_at": at,
+        "next_attempt_at": at,
+        "last_error": None,
+        "sent_at": None,
+    }
+
+
 @dataclass(frozen=True)
 class NewArticle:
     canonical_url: str
@@ -98,6 +117,9 @@ class ArticleIntent:
     alerts: tuple[NewAlert, ...] = ()
     events: tuple[PendingEvent, ...] = ()
     seen: NewSeenEntry | None = None
+    # In a batch (storage.batch.write_articles): joins the story of the batch's intent at this
+    # position, written earlier in the same transaction (its id is not known yet).
+    batch_story: int | None = None
 
     @property
     def follow_up(self) -> bool:
@@ -201,28 +223,15 @@ def save_article(
     if alerts:
         session.execute(
             sa_insert(AlertRow),
-            [
-                {
-                    "idempotency_key": f"{story_id}:{a.rule}:{a.channel}{a.key_suffix}",
-                    "story_id": story_id,
-                    "article_id": article_id,
-                    "rule": a.rule,
-                    "channel": a.channel,
-                    "kind": a.kind,
-                    "status": "pending",
-                    "attempts": 0,
-                    "payload": a.payload,
-                    "created_at": at,
-                    "next_attempt_at": at,
-                }
-                for a in alerts
-            ],
+            [alert_row(a, story_id, article_id, at) for a in alerts],
         )
     return article_id, story_id
 
 
 def write_article(session: Session, intent: ArticleIntent) -> StoredArticle:
     """Write what :class:`ArticleIntent` says, events last (their payloads name the new ids)."""
+    if intent.batch_story is not None:
+        raise ValueError("an intent joining a story of its batch is written by write_articles")
     article = intent.article
     article_id, story_id = save_article(
         session, article, intent.matches, story_id=intent.story_id, alerts=intent.alerts

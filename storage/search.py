@@ -4,6 +4,9 @@ Both backends index title and body (migration 0002) and read a query the same wa
 all required, a "quoted phrase" or a hyphenated word must appear as written, case and (on
 SQLite) diacritics are ignored. Filters narrow by the topics and actors matched in an article,
 its date and its source. Snippets mark the words found with « and ».
+
+Indexing happens in the transaction that stores an article (the FTS5 triggers, the GIN index),
+batches included: ``storage.batch`` gives the measurements behind that choice.
 """
 
 from __future__ import annotations

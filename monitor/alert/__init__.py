@@ -7,7 +7,14 @@ Rows live in storage/; this package decides what to send, when, and sends it.
 from monitor.alert.channels import Channel, build_channel, test_channel, test_message
 from monitor.alert.digest import DigestSchedule
 from monitor.alert.flood import FloodGate, FloodPolicy, QuietHours, make_digest
-from monitor.alert.message import AlertMessage, DigestMessage, emphasise, format_wib, subject
+from monitor.alert.message import (
+    AlertMessage,
+    DigestMessage,
+    emphasise,
+    format_wib,
+    is_headline_snippet,
+    subject,
+)
 from monitor.alert.outbox import (
     DeliveryPolicy,
     DeliveryReport,
@@ -40,6 +47,7 @@ __all__ = [
     "emphasise",
     "failed_alerts",
     "format_wib",
+    "is_headline_snippet",
     "make_digest",
     "matching_rules",
     "retry_failed",

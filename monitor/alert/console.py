@@ -14,6 +14,7 @@ from monitor.alert.message import (
 )
 from monitor.alert.webhook import to_payload
 from monitor.errors import AlertDeliveryError
+from monitor.textsafe import for_terminal
 
 
 def human_lines(message: AlertMessage | DigestMessage) -> list[str]:
@@ -49,7 +50,8 @@ class ConsoleChannel:
         if self.json:
             lines = [jsonlib.dumps(to_payload(message), ensure_ascii=False)]
         else:
-            lines = human_lines(message)
+            # Feed text may carry terminal escape sequences; the JSON form escapes them itself.
+            lines = [for_terminal(line) for line in human_lines(message)]
         try:
             # A line or two to a local stream: too small to be worth a thread hop.
             self._stream.write("".join(f"{line}\n" for line in lines))

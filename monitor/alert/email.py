@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Literal
@@ -57,7 +58,7 @@ def alert_html(message: AlertMessage) -> str:
         f'<p style="color:#555">{_e(message.source)} · {_e(format_wib(message.published))}</p>'
     )
     if message.actors:
-        actors = "; ".join(_e(actor_label(a)) for a in message.actors)
+        actors = "; ".join(_e(actor_label(a, message.title)) for a in message.actors)
         parts.append(f"<p><strong>Actors:</strong> {actors}</p>")
     if message.topics:
         topics = "; ".join(_e(topic_label(t)) for t in message.topics)
@@ -104,6 +105,20 @@ def _one_line(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _set_subject(email: EmailMessage, text: str) -> None:
+    """Set Subject; a non-ASCII one is RFC 2047-encoded here, in whole encoded-words.
+
+    Python's own header folder (3.11, 3.12) can end a line with an empty encoded-word
+    (``=?utf-8?q??=``) when a fold falls before a non-ASCII word; mail clients show it as junk.
+    The pre-encoded value is pure ASCII, already folded within 78 columns, so it is sent as is.
+    """
+    if text.isascii():
+        email["Subject"] = text
+        return
+    encoded = Header(text, "utf-8", header_name="Subject").encode(linesep="\n", maxlinelen=76)
+    email.set_raw("Subject", encoded)
+
+
 def build_email(
     message: AlertMessage | DigestMessage,
     *,
@@ -115,7 +130,7 @@ def build_email(
 ) -> EmailMessage:
     domain = msgid_domain or msgid_domain_of(sender)
     email = EmailMessage()
-    email["Subject"] = _one_line(subject(message), MAX_SUBJECT)
+    _set_subject(email, _one_line(subject(message), MAX_SUBJECT))
     email["From"] = sender
     email["To"] = ", ".join(recipients)
     email["Date"] = formatdate((now or datetime.now(UTC)).timestamp(), usegmt=True)

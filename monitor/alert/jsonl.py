@@ -8,6 +8,10 @@ Bit). Config::
     path = "/var/log/pantau/alerts.jsonl"
     max_bytes = 10485760   # rotate before the file would pass this size (default 10 MiB)
     backups = 5            # alerts.jsonl.1 ... .5 are kept (default 5; 0 keeps none)
+
+A full disk must not leave a torn line that the retry is then glued onto: lines are appended
+whole by :func:`monitor.alert.sinks.append_line` (a failed write is cut back off the file and
+reported; the outbox retries it), and the file is created readable by its owner only.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from monitor.alert.sinks import RotatingJsonl, RotationPolicy
 from monitor.alert.webhook import to_payload
 from monitor.errors import AlertDeliveryError
 
-# Worth retrying: the disk may get space again, the file system may come back.
-_TRANSIENT = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.ESTALE}
+# Worth retrying: the disk may get space again, the file system may come back, a file size
+# limit (EFBIG: RLIMIT_FSIZE, systemd's LimitFSIZE=) may be raised or the file rotated.
+_TRANSIENT = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.ESTALE, errno.EFBIG}
 
 
 class JsonlChannel:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from monitor.models import ActorMention, TopicScore
+from monitor.models import ActorMention, TermHit, TopicScore
 from monitor.timeofday import WIB
 
 MAX_SNIPPETS = 3
@@ -63,9 +63,63 @@ def format_wib(when: datetime | None) -> str:
     return when.astimezone(WIB).strftime("%d %b %Y %H:%M WIB")
 
 
-def actor_label(actor: ActorMention) -> str:
-    """'Vladimir Putin (via alias, 3×)'."""
-    times = f", {actor.count}×" if actor.count > 1 else ""
+_HEADLINE_CONTEXT = 12  # characters around a term that must read as in the headline
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+def is_headline_snippet(snippet: str, term: str, title: str) -> bool:
+    """Whether a snippet quotes the headline around ``term`` rather than the body.
+
+    Pages often repeat the headline as the body's first line, so the matched text (title, then
+    body) holds it twice: a snippet there tells the reader nothing the title does not.
+    """
+    # Case counts: a repeated headline keeps the title's capitals, a body sentence that
+    # paraphrases it ("chat Sekjen NATO bocor ke publik setelah ...") does not.
+    text, head = _plain(snippet.strip("…")), _plain(title)
+    needle = _plain(term).lower()
+    if not needle or needle not in head.lower():
+        return False
+    for at in _occurrences(text.lower(), needle):
+        for p in _occurrences(head.lower(), needle):
+            end, p_end = at + len(needle), p + len(needle)
+            left = min(p, at, _HEADLINE_CONTEXT)
+            right = min(len(head) - p_end, len(text) - end, _HEADLINE_CONTEXT)
+            enough = min(_HEADLINE_CONTEXT, len(head) - len(needle))
+            if (
+                left + right >= enough
+                and text[at - left : end + right] == head[p - left : p_end + right]
+            ):
+                return True
+    return False
+
+
+def _occurrences(text: str, needle: str) -> list[int]:
+    found, at = [], text.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = text.find(needle, at + 1)
+    return found
+
+
+def from_headline(hit: TermHit, title: str) -> bool:
+    """The hit is in the title, or in the body's repetition of it."""
+    return hit.span.start < len(title) or is_headline_snippet(hit.snippet, hit.term, title)
+
+
+def mention_count(actor: ActorMention, title: str = "") -> int:
+    """How often the article names the actor, the headline counted once (not again where the
+    body repeats it)."""
+    headline = sum(1 for h in actor.hits if from_headline(h, title)) if title else 0
+    return max(1, actor.count - max(0, headline - 1))
+
+
+def actor_label(actor: ActorMention, title: str = "") -> str:
+    """'Vladimir Putin (via alias, 3×)'; ``title``: the headline is counted once."""
+    count = mention_count(actor, title)
+    times = f", {count}×" if count > 1 else ""
     return f"{actor.name} (via {actor.via}{times})"
 
 
@@ -101,14 +155,16 @@ def matched_terms(message: AlertMessage) -> tuple[str, ...]:
 
 
 def snippets(message: AlertMessage, limit: int = MAX_SNIPPETS) -> tuple[str, ...]:
-    """Distinct snippets, actors' first (in actor order), then topics'; at most ``limit``."""
-    found: dict[str, None] = {}
+    """Distinct snippets from the body, actors' first (in actor order), then topics'; at most
+    ``limit``. The headline is shown above them: its snippets only when the body has none."""
+    body: dict[str, None] = {}
+    headline: dict[str, None] = {}
     for hits in [a.hits for a in message.actors] + [t.hits for t in message.topics]:
         for hit in hits:
-            text = " ".join(hit.snippet.split())
+            text = _plain(hit.snippet)
             if text:
-                found.setdefault(text)
-    return tuple(found)[:limit]
+                (headline if from_headline(hit, message.title) else body).setdefault(text)
+    return tuple(body or headline)[:limit]
 
 
 def emphasise(text: str, terms: Iterable[str]) -> tuple[Segment, ...]:
@@ -152,7 +208,7 @@ def alert_text(message: AlertMessage) -> str:
         lines += [f"Follow-up: {message.follow_up}", ""]
     lines += [message.title, message.url, source_line(message), ""]
     if message.actors:
-        lines.append("Actors: " + "; ".join(actor_label(a) for a in message.actors))
+        lines.append("Actors: " + "; ".join(actor_label(a, message.title) for a in message.actors))
     if message.topics:
         lines.append("Topics: " + "; ".join(topic_label(t) for t in message.topics))
     for segments in emphasised_snippets(message):

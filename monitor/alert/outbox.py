@@ -33,6 +33,7 @@ from monitor.backoff import backoff_delay
 from monitor.errors import AlertDeliveryError
 from monitor.metrics import Metrics
 from monitor.models import ActorMention, MatchResult, Span, TermHit, TopicScore
+from monitor.textsafe import for_terminal
 from storage import outbox as outbox_rows
 from storage import repo
 from storage.engine import Transaction, session_scope
@@ -290,6 +291,11 @@ class Outbox:
             status = "digested" if isinstance(planned, DigestMessage) else "sent"
             await self._mark(planned_rows, status=status, sent_at=self.clock())
             self._count(planned_rows, status)
+            if isinstance(planned, DigestMessage):
+                log.info("alert digest of %d sent on %s", len(planned_rows), name)
+            else:
+                # One line, whatever the feed put in the title.
+                log.info("alert sent on %s: %s", name, for_terminal(planned.title))
             report.messages += 1
             if status == "sent":
                 report.sent += 1
@@ -315,7 +321,13 @@ class Outbox:
         await self.storage.transaction(lambda session: outbox_rows.postpone(session, ids, until))
 
     async def _fail(
-        self, rows: Sequence[AlertRow], error: str, now: datetime, report: DeliveryReport
+        self,
+        rows: Sequence[AlertRow],
+        error: str,
+        now: datetime,
+        report: DeliveryReport,
+        *,
+        logged: bool = False,
     ) -> None:
         def fail(session: Transaction) -> None:
             for row in rows:
@@ -328,7 +340,8 @@ class Outbox:
         report.failed += len(rows)
         self._count(rows, "failed")
         report.errors.append(error)
-        log.error("alerts failed: %s", error)
+        if not logged:
+            log.error("alerts failed: %s", error)
 
     async def _after_failure(
         self,
@@ -345,9 +358,28 @@ class Outbox:
             or (now - self._sendable_from(r, policy.quiet)).total_seconds() >= policy.give_up_after
         ]
         retry = [r for r in rows if r not in give_up]
+        channel = rows[0].channel if rows else exc.channel
+        if self.metrics is not None and channel:
+            self.metrics.channel_last_failure.labels(channel).set(self.clock().timestamp())
+        # One log line per failed attempt, whatever became of its rows.
+        if retry:
+            log.warning(
+                "alert delivery on %s failed (%d alert(s) will be retried%s): %s",
+                channel,
+                len(retry),
+                f", {len(give_up)} given up" if give_up else "",
+                exc.message,
+            )
+        else:
+            log.error(
+                "alert delivery on %s failed, %d alert(s) given up: %s",
+                channel,
+                len(give_up),
+                exc.message,
+            )
         if give_up:
             reason = exc.message if not exc.transient else f"gave up: {exc.message}"
-            await self._fail(give_up, reason, now, report)
+            await self._fail(give_up, reason, now, report, logged=True)
         if retry:
             # A delay (Retry-After above all) counts from the failed answer, not from the
             # start of the round: the reads before the send take time too.
@@ -369,7 +401,6 @@ class Outbox:
             self._notify()
             report.retried += len(retry)
             self._count(retry, "retried")
-            log.warning("alert delivery will be retried: %s", exc.message)
 
 
 def _story(row: AlertRow) -> int:

@@ -71,7 +71,7 @@ def _context(text: str) -> Block:
 def _match_fields(message: AlertMessage) -> list[dict[str, str]]:
     fields = []
     if message.actors:
-        lines = "\n".join(escape(actor_label(a)) for a in message.actors)
+        lines = "\n".join(escape(actor_label(a, message.title)) for a in message.actors)
         fields.append({"type": "mrkdwn", "text": clip(f"*Actors*\n{lines}", MAX_FIELD)})
     if message.topics:
         lines = "\n".join(escape(topic_label(t)) for t in message.topics)

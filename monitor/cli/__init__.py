@@ -12,6 +12,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's own help formatter: typer's rich one (0.29) labels every flag `<bool>` as if it
+    # took a value. Sub-apps inherit the mode through the context.
+    rich_markup_mode=None,
 )
 
 

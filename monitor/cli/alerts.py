@@ -16,10 +16,19 @@ from rich.table import Table
 
 from monitor.alert import Channel, failed_alerts, retry_failed, test_channel
 from monitor.cli import app
-from monitor.cli.common import ConfigOption, DbOption, JsonOption, cli_errors, print_json
+from monitor.cli.common import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    cli_errors,
+    print_json,
+    shown,
+)
 from monitor.cli.status import settings_for
+from monitor.config import ChannelSettings
 from monitor.daemon import build_channels, open_engine
 from monitor.errors import AlertDeliveryError
+from monitor.textsafe import for_terminal
 from monitor.timeofday import WIB
 from storage import overview
 from storage.engine import session_scope
@@ -67,10 +76,10 @@ def alerts_table(rows: list[overview.AlertView], *, title: str) -> Table:
         table.add_row(
             str(a.id),
             status,
-            escape(a.channel),
+            shown(a.channel),
             a.created_at.astimezone(WIB).strftime("%m-%d %H:%M"),
-            escape(_short(a.title, 34)),
-            escape(a.last_error),
+            shown(_short(for_terminal(a.title), 34)),
+            shown(a.last_error),
         )
     return table
 
@@ -163,16 +172,47 @@ async def _send_test(channel: Channel) -> str:
         await channel.aclose()
 
 
+FILE_CHANNELS = frozenset({"jsonl"})  # a test record there would land in production data
+
+
+def _untested_file_line(c: ChannelSettings) -> str:
+    where = c.options.get("path") or "its file"
+    return (
+        f"skipped: channel {c.name!r} ({c.type}) appends to {where}; a test record would land "
+        f"among the real alerts. Name it with --channel {c.name} or pass --include-files."
+    )
+
+
+def _deliver(channel: Channel, err: Console) -> bool:
+    """Send the test message through one channel; report the outcome in plain words."""
+    try:
+        typer.echo(asyncio.run(_send_test(channel)))
+    except AlertDeliveryError as exc:
+        err.print(f"[bold red]failed:[/] {escape(exc.message)}")
+        hint = hint_for(exc.message)
+        if hint:
+            err.print(f"[bold]hint:[/] {escape(hint)}")
+        return False
+    return True
+
+
 @alerts_app.command("test")
 def test_command(
-    channel: str = typer.Option(..., "--channel", help="The channel's name in the configuration."),
+    channel: str | None = typer.Option(
+        None,
+        "--channel",
+        help="Test this channel only (a JSON-lines file too). Default: every channel but files.",
+    ),
+    include_files: bool = typer.Option(
+        False, "--include-files", help="Also write a test record into JSON-lines file channels."
+    ),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Send a clearly-labelled test alert through one channel and say exactly what went wrong."""
+    """Send a clearly-labelled test alert through the channels and say exactly what went wrong."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     with cli_errors():
         settings = settings_for(config, None)
-        chosen = [c for c in settings.alerts.channels if c.name == channel]
+        chosen = [c for c in settings.alerts.channels if channel in (None, c.name)]
         if not chosen:
             names = ", ".join(c.name for c in settings.alerts.channels) or "none"
             err.print(
@@ -180,13 +220,12 @@ def test_command(
                 f"(defined: {escape(names)})"
             )
             raise typer.Exit(2)
+        if channel is None and not include_files:
+            for c in chosen:
+                if c.type in FILE_CHANNELS:
+                    err.print(escape(_untested_file_line(c)))
+            chosen = [c for c in chosen if c.type not in FILE_CHANNELS]
         built = build_channels(chosen, os.environ, stdout=sys.stdout)
-        try:
-            message = asyncio.run(_send_test(built[channel]))
-        except AlertDeliveryError as exc:
-            err.print(f"[bold red]failed:[/] {escape(exc.message)}")
-            hint = hint_for(exc.message)
-            if hint:
-                err.print(f"[bold]hint:[/] {escape(hint)}")
-            raise typer.Exit(1) from None
-    typer.echo(message)
+        delivered = [_deliver(built[c.name], err) for c in chosen]
+    if not all(delivered):
+        raise typer.Exit(1)

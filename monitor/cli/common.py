@@ -14,8 +14,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from monitor.cli.drivers import require_database_driver
 from monitor.config import Settings, load_settings
+from monitor.daemon.logs import TerminalFormatter
 from monitor.errors import PantauError
+from monitor.textsafe import for_terminal
 
 ConfigOption = typer.Option(
     None, "--config", "-c", help="Configuration TOML file (default: $PANTAU_CONFIG or built-in)."
@@ -35,7 +38,7 @@ def cli_errors() -> Iterator[None]:
         yield
     except PantauError as exc:
         err_console().print(
-            f"[bold red]error:[/] {escape(exc.message)}",
+            f"[bold red]error:[/] {escape(for_terminal(exc.message, multiline=True))}",
             markup=True,
             highlight=False,
             soft_wrap=True,
@@ -50,14 +53,20 @@ def settings_from(config: Path | None, db: Path | None = None, **overrides: Any)
     extra: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if db is not None:
         extra.setdefault("database", {})["url"] = f"sqlite:///{db.resolve()}"
-    return load_settings(config, overrides=extra)
+    return require_database_driver(load_settings(config, overrides=extra))
 
 
 def setup_logging(verbose: bool = False) -> None:
     level = logging.DEBUG if verbose else logging.WARNING
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+def shown(text: object) -> str:
+    """Feed or database text for a rich markup string: escape sequences and control characters
+    removed, ``[...]`` escaped so it is printed, not read as markup."""
+    return escape(for_terminal(str(text)))
 
 
 def print_json(obj: Any, out: Callable[[str], None] = typer.echo) -> None:

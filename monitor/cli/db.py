@@ -9,7 +9,6 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from monitor.cli import app
 from monitor.cli.common import (
@@ -24,7 +23,7 @@ from monitor.config import Settings
 from monitor.daemon import open_engine
 from monitor.errors import StorageError, UnavailableError
 from storage import migrate, retention
-from storage.engine import make_engine, session_scope
+from storage.engine import hide_password, make_engine, session_scope
 
 db_app = typer.Typer(
     name="db", help="The database: schema upgrades, statistics, retention.", no_args_is_help=True
@@ -33,7 +32,7 @@ app.add_typer(db_app, name="db")
 
 
 def shown_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    return hide_password(url)
 
 
 def _revision_before(settings: Settings) -> str | None:

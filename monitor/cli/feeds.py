@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
@@ -21,6 +22,7 @@ from monitor.cli.common import (
     print_json,
     settings_from,
     setup_logging,
+    shown,
 )
 from monitor.config import Settings
 from monitor.daemon import (
@@ -36,6 +38,7 @@ from monitor.errors import ConfigError
 from monitor.fetch import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age, validators
 from monitor.models import FeedSpec, FetchResult, ParsedFeed
 from monitor.parse import check_feed_url, parse_feed, parse_opml, render_opml
+from monitor.timeofday import WIB
 from storage import feed_state, repo
 from storage.engine import session_scope
 from storage.tables import Feed
@@ -164,21 +167,60 @@ def list_command(
         for feed in feeds:
             print_json(feed_json(feed))
         return
-    table = Table(title=f"{len(feeds)} feeds")
-    for column in ("feed", "status", "last poll", "next poll", "failures", "last error"):
-        table.add_column(column)
+    console = Console()
+    console.print(feeds_table(feeds, console.width))
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _clock(when: datetime | None) -> str:
+    return when.astimezone(WIB).strftime("%m-%d %H:%M") if when else "never"
+
+
+def feeds_table(feeds: list[Feed], width: int) -> Table:
+    """One feed per row (name over URL), every cell one line: fits ``width`` columns (80 too).
+
+    Long names, URLs, statuses and errors end in an ellipsis instead of wrapping a row over a
+    screen; ``--json`` has them whole. Times are WIB, like ``pantau status``.
+    """
+    rows = []
     for feed in feeds:
         row = feed_json(feed)
-        status = row["status"] + (f" ({row['reason']})" if row["reason"] else "")
-        table.add_row(
-            f"{feed.name}\n{feed.url}" if feed.name != feed.url else feed.url,
-            status,
-            row["last_poll"] or "never",
-            row["next_poll"] or "-",
-            str(row["failures"]),
-            (row["last_error"] or "")[:120],
+        rows.append(
+            (
+                [feed.name, feed.url] if feed.name and feed.name != feed.url else [feed.url],
+                row["status"] + (f" ({row['reason']})" if row["reason"] else ""),
+                _clock(feed.last_polled_at),
+                _clock(feed.next_poll_at) if row["next_poll"] else "-",
+                str(row["failures"]),
+                " ".join((row["last_error"] or "").split()),
+            )
         )
-    Console().print(table)
+    status_w = min(12, max([6, *(len(r[1]) for r in rows)]))
+    fixed = status_w + 11 + 11 + 4
+    # Rich draws 7 vertical rules and pads each of the 6 cells by one space on either side.
+    free = max(20, width - fixed - 7 - 2 * 6)
+    feed_w = max(10, free * 2 // 3)
+    error_w = max(10, free - feed_w)
+    table = Table(title=f"{len(feeds)} feeds", title_justify="left")
+    table.add_column("feed", width=feed_w, no_wrap=True)
+    table.add_column("status", width=status_w, no_wrap=True)
+    table.add_column("last poll", width=11, no_wrap=True)
+    table.add_column("next poll", width=11, no_wrap=True)
+    table.add_column("fail", width=4, justify="right", no_wrap=True)
+    table.add_column("last error", width=error_w, no_wrap=True)
+    for lines, status, last, nxt, failures, error in rows:
+        table.add_row(
+            escape("\n".join(_short(line, feed_w) for line in lines)),
+            escape(_short(status, status_w)),
+            last,
+            nxt,
+            failures,
+            escape(_short(error, error_w)),
+        )
+    return table
 
 
 # --- OPML ----------------------------------------------------------------------------------
@@ -301,7 +343,9 @@ def check_command(
         print_json(report)
         return
     console = Console()
-    console.print(f"[bold]{report['title'] or '(untitled feed)'}[/]  {report['final_url']}")
+    console.print(
+        f"[bold]{shown(report['title'] or '(untitled feed)')}[/]  {shown(report['final_url'])}"
+    )
     console.print(
         f"HTTP {report['status']}, {report['content_type'] or 'no content type'}, "
         f"{report['bytes']:,} bytes; ETag {report['etag'] or '-'}; Last-Modified "
@@ -310,10 +354,15 @@ def check_command(
         highlight=False,
     )
     for note in report["diagnostics"]:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {shown(note)}", highlight=False)
     table = Table(title=f"{report['entry_count']} entries")
     for column in ("published (UTC)", "title", "link", "id"):
         table.add_column(column, overflow="fold")
     for entry in report["entries"]:
-        table.add_row(entry["published"] or "null", entry["title"], entry["link"], entry["id"])
+        table.add_row(
+            entry["published"] or "null",
+            shown(entry["title"]),
+            shown(entry["link"]),
+            shown(entry["id"]),
+        )
     console.print(table)

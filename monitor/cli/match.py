@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor.cli import app
+from monitor.cli.common import shown
 from monitor.errors import PantauError
 from monitor.extract import extract_article
 from monitor.match import Lexicon, Matcher, load_relevance_model
@@ -112,7 +113,10 @@ def result_json(doc: _Document, result: MatchResult) -> dict[str, Any]:
 
 def _table(doc: _Document, result: MatchResult) -> Table:
     date = doc.published.date().isoformat() if doc.published else "today"
-    table = Table(title=f"{doc.path} — {doc.title or '(untitled)'} [{date}]", title_justify="left")
+    table = Table(
+        title=f"{shown(doc.path)} — {shown(doc.title or '(untitled)')} [{date}]",
+        title_justify="left",
+    )
     table.add_column("kind")
     table.add_column("name")
     table.add_column("verdict / via")
@@ -124,11 +128,11 @@ def _table(doc: _Document, result: MatchResult) -> Table:
         verdict = "substantive" if t.substantive else "passing"
         if t.confidence is not None:
             verdict += f" ({t.confidence:.2f})"
-        table.add_row("topic", t.name, verdict, f"{t.score:g}", fired)
+        table.add_row("topic", t.name, verdict, f"{t.score:g}", shown(fired))
     for a in result.actors:
         first = a.hits[0] if a.hits else None
         fired = f"[{first.term}] {first.snippet}" if first else ""
-        table.add_row("actor", a.name, a.via, str(a.count), fired)
+        table.add_row("actor", a.name, a.via, str(a.count), shown(fired))
     if result.is_empty:
         table.add_row("-", "no tracked topic or actor", "", "", "")
     return table
@@ -168,4 +172,5 @@ def match_command(
         else:
             console.print(_table(doc, result))
     if failed:
-        raise typer.Exit(1)
+        # A file that cannot be read is a usage error, like a bad option: exit 2.
+        raise typer.Exit(2)

@@ -13,15 +13,17 @@ from rich.table import Table
 from monitor.cli import app
 from monitor.cli.common import (
     ConfigOption,
-    DbOption,
     JsonOption,
     cli_errors,
     print_json,
     settings_from,
     setup_logging,
+    shown,
 )
+from monitor.config import load_settings
 from monitor.demo import ReplayItem, ReplayReport, item_json, run_replay
 from monitor.paths import default_seeds_dir
+from storage.engine import hide_password
 
 
 def _table(report: ReplayReport) -> Table:
@@ -37,9 +39,22 @@ def _table(report: ReplayReport) -> Table:
         actors = ", ".join(a.name + (" (role)" if a.via == "role" else "") for a in o.match.actors)
         status = o.status if not o.reason else f"{o.status}: {o.reason}"
         table.add_row(
-            o.title[:60] or item.path.name, status, topics, actors, "yes" if o.alerted else ""
+            shown(o.title[:60] or item.path.name),
+            shown(status),
+            topics,
+            actors,
+            "yes" if o.alerted else "",
         )
     return table
+
+
+REPLAY_DB = "replay.db"
+
+
+def replay_database(config: Path | None) -> Path:
+    """The demo's own SQLite file beside the daemon's: its demo feed must never be polled by
+    ``pantau run``, nor its articles mixed with the real ones (``--db`` picks another file)."""
+    return load_settings(config).data_dir / REPLAY_DB
 
 
 @app.command("replay")
@@ -48,7 +63,9 @@ def replay_command(
         None, help="Directory of .txt/.html articles (default: the bundled seed corpus)."
     ),
     config: Path | None = ConfigOption,
-    db: Path | None = DbOption,
+    db: Path | None = typer.Option(
+        None, "--db", help=f"SQLite database file (default: {REPLAY_DB} in the data directory)."
+    ),
     json_out: bool = JsonOption,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each stage."),
 ) -> None:
@@ -56,13 +73,14 @@ def replay_command(
     setup_logging(verbose)
     directory = seeds_dir or default_seeds_dir()
     with cli_errors():
-        settings = settings_from(config, db)
+        settings = settings_from(config, db or replay_database(config))
         console = Console(stderr=json_out)
 
         def progress(item: ReplayItem) -> None:
             if not json_out:
                 console.print(
-                    f"  {item.outcome.status:<9} {item.outcome.title[:70]}", highlight=False
+                    f"  {item.outcome.status:<9} {shown(item.outcome.title[:70])}",
+                    highlight=False,
                 )
 
         report = asyncio.run(
@@ -78,7 +96,7 @@ def replay_command(
         console.print(
             f"{len(report.items)} articles: {s['stored']} stored, {s['duplicates']} duplicates, "
             f"{s['skipped']} skipped, {s['alerts']} alerts "
-            f"(database: {settings.database_url})",
+            f"(database: {shown(hide_password(settings.database_url))})",
             highlight=False,
         )
     failed = report.count("failed")

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import typer
@@ -14,6 +15,7 @@ from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, cli_errors, settings_from
 from monitor.daemon import Notifier, RedactingFilter, run_daemon, setup_logging
 from monitor.secrets import configured_secrets
+from monitor.textsafe import for_terminal
 
 
 def _setup_daemon_logging(verbose: bool) -> RedactingFilter:
@@ -57,4 +59,20 @@ def run_command(
         )
     if once:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(report.by_status.items()))
-        typer.echo(f"{report.polls} feed(s) polled" + (f": {counts}" if counts else ""), err=True)
+        summary = f"{report.polls} feed(s) polled" + (f": {counts}" if counts else "")
+        if _every_poll_failed(report.by_status):
+            first = next((o for o in report.outcomes if o.error), None)
+            # Each fetch error names its URL.
+            cause = f" (first: {for_terminal(first.error)})" if first and first.error else ""
+            typer.echo(f"error: every feed failed: {summary}{cause}", err=True)
+            raise typer.Exit(1)
+        typer.echo(summary, err=True)
+
+
+_FAILED = ("error", "crashed")
+
+
+def _every_poll_failed(by_status: Mapping[str, int]) -> bool:
+    """``--once`` under cron: a run that fetched nothing at all must not look like success."""
+    attempts = sum(by_status.values())
+    return attempts > 0 and sum(by_status.get(s, 0) for s in _FAILED) == attempts

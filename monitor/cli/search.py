@@ -20,6 +20,7 @@ from monitor.cli.common import (
     settings_from,
 )
 from monitor.daemon import open_engine
+from monitor.textsafe import for_terminal
 from storage.engine import session_scope
 from storage.search import MARK_CLOSE, MARK_OPEN, SearchHit, query_phrases, search
 
@@ -79,9 +80,9 @@ def _marked(snippet: str) -> Text:
 def _print_hits(console: Console, hits: list[SearchHit]) -> None:
     for hit in hits:
         date = hit.published_at.date().isoformat() if hit.published_at else "undated"
-        console.print(Text(hit.title, style="bold"))
-        console.print(Text(f"{date}  {hit.source}  {hit.url}", style="dim"))
-        console.print(_marked(hit.snippet))
+        console.print(Text(for_terminal(hit.title), style="bold"))
+        console.print(Text(for_terminal(f"{date}  {hit.source}  {hit.url}"), style="dim"))
+        console.print(_marked(for_terminal(hit.snippet)))
         console.print()
 
 

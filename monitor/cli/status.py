@@ -16,10 +16,10 @@ from rich.markup import escape
 from monitor import events
 from monitor.alert import Channel
 from monitor.cli import app
-from monitor.cli.common import ConfigOption, DbOption, cli_errors, print_json
+from monitor.cli.common import ConfigOption, DbOption, cli_errors, print_json, shown
+from monitor.cli.drivers import database_driver_problem, require_database_driver
 from monitor.config import Settings, load_settings
 from monitor.daemon import (
-    Redactor,
     build_channels,
     feeds_file_path,
     load_feeds_file,
@@ -30,7 +30,7 @@ from monitor.errors import PantauError
 from monitor.timeofday import WIB
 from monitor.web import ago, day_start, fmt_time
 from storage import overview
-from storage.engine import session_scope
+from storage.engine import hide_password, session_scope
 
 config_app = typer.Typer(
     name="config", help="Check the configuration.", no_args_is_help=True, add_completion=False
@@ -42,7 +42,7 @@ def settings_for(config: Path | None, db: Path | None) -> Settings:
     overrides: dict[str, Any] = {}
     if db is not None:
         overrides["database"] = {"url": f"sqlite:///{db.resolve()}"}
-    return load_settings(config, overrides=overrides)
+    return require_database_driver(load_settings(config, overrides=overrides))
 
 
 SKIPPED_SHOWN = 5  # the last entries given up on, in ``pantau status``
@@ -53,7 +53,10 @@ def status_json(
     feeds: list[overview.FeedHealth],
     database: str,
     skipped: Sequence[events.StoredEvent] = (),
+    channels: Sequence[overview.ChannelHealth] = (),
+    now: datetime | None = None,
 ) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
     return {
         "database": database,
         "feeds": {
@@ -70,6 +73,16 @@ def status_json(
         "matches_today": summary.matches_today,
         "articles_today": summary.articles_today,
         "alerts": {"pending": summary.alerts_pending, "failed": summary.alerts_failed},
+        "channels": [
+            {
+                "name": c.channel,
+                "pending": c.pending,
+                "queue_age_seconds": round(c.queue_age(now), 1),
+                "failed": c.failed,
+                "last_error": c.last_error or None,
+            }
+            for c in channels
+        ],
         "skipped_entries": [
             {
                 "url": e.data.get("url"),
@@ -87,6 +100,7 @@ def status_lines(
     feeds: list[overview.FeedHealth],
     now: datetime,
     skipped: Sequence[events.StoredEvent] = (),
+    channels: Sequence[overview.ChannelHealth] = (),
 ) -> list[str]:
     """The status screen as rich-markup lines (database text escaped)."""
     s = summary
@@ -115,15 +129,24 @@ def status_lines(
     if bad:
         lines.append("[bold]Unhealthy feeds[/]")
         for f in bad[:10]:
-            lines.append(f"  [red]✗[/] {escape(f.name)}: {escape(f.problem or 'no details')}")
+            lines.append(f"  [red]✗[/] {shown(f.name)}: {shown(f.problem or 'no details')}")
         if len(bad) > 10:
             lines.append(f"  … and {len(bad) - 10} more (pantau feeds list)")
+    failing = [c for c in channels if c.failing]
+    if failing:
+        lines.append("[bold]Failing channels[/]")
+        for c in failing:
+            waited = ago(c.oldest_pending_at, now) if c.oldest_pending_at else "none pending"
+            lines.append(
+                f"  [red]✗[/] {shown(c.channel)}: {c.pending} pending (oldest {waited}): "
+                f"{shown(c.last_error)}"
+            )
     if skipped:
         lines.append("[bold]Skipped entries[/] (given up on; pantau tail --type entry.skipped)")
         for e in skipped:
             when = ago(e.created_at, now)
             url, reason = str(e.data.get("url", "")), str(e.data.get("reason", ""))
-            lines.append(f"  [yellow]![/] {escape(url)} ({when}): {escape(reason)}")
+            lines.append(f"  [yellow]![/] {shown(url)} ({when}): {shown(reason)}")
     return lines
 
 
@@ -143,15 +166,16 @@ def status_command(
                 summary = overview.status_summary(session, day_start=day_start(now, WIB))
                 feeds = overview.feed_health(session)
                 skipped = events.skipped_entries(session, limit=SKIPPED_SHOWN)
+                channels = overview.channel_health(session)
         finally:
             engine.dispose()
-    database = Redactor()(settings.database_url)
+    database = hide_password(settings.database_url)
     if json_out:
-        print_json(status_json(summary, feeds, database, skipped))
+        print_json(status_json(summary, feeds, database, skipped, channels, now))
         return
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"[bold]Pantau status[/]  [dim]{escape(database)}[/]")
-    for line in status_lines(summary, feeds, now, skipped):
+    for line in status_lines(summary, feeds, now, skipped, channels):
         console.print(line)
 
 
@@ -166,6 +190,9 @@ async def _close(channels: dict[str, Channel]) -> None:
 def check_settings(settings: Settings, env: dict[str, str]) -> list[str]:
     """Problems beyond the schema: channel secrets, lexicons, the feeds file."""
     problems: list[str] = []
+    driver = database_driver_problem(settings.database_url)
+    if driver is not None:
+        problems.append(driver)
     try:
         asyncio.run(_close(build_channels(settings.alerts.channels, env)))
     except PantauError as exc:
@@ -188,7 +215,7 @@ def summary_lines(settings: Settings, source: str) -> list[str]:
     rules = ", ".join(f"{r.name} → {'/'.join(r.channels)}" for r in settings.alerts.rules)
     return [
         f"{source}: configuration is valid",
-        f"  database       {Redactor()(settings.database_url)}",
+        f"  database       {hide_password(settings.database_url)}",
         f"  data dir       {settings.data_dir}",
         f"  feeds file     {feeds_file_path(settings)}",
         f"  lexicons       {settings.lexicon_dir}",
@@ -209,12 +236,15 @@ def config_check_command(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     env = dict(os.environ)
     source = str(config or env.get("PANTAU_CONFIG") or "built-in defaults")
+    warnings: list[str] = []
     try:
-        settings = load_settings(config, env=env)
+        settings = load_settings(config, env=env, warn=warnings.append)
     except PantauError as exc:
         for line in exc.message.splitlines():
             err.print(f"[bold red]error:[/] {escape(line)}")
         raise typer.Exit(2) from None
+    for line in warnings:  # secrets written in the file: valid, but they belong elsewhere
+        err.print(f"[bold yellow]warning:[/] {escape(line)}")
     problems = check_settings(settings, env)
     if problems:
         for line in problems:

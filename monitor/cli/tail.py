@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -36,8 +37,9 @@ from monitor.cli import app
 from monitor.cli.common import ConfigOption, DbOption, cli_errors, settings_from, setup_logging
 from monitor.errors import QueryError, StorageError, UnavailableError
 from monitor.events import Cursor, EventFilter, StoredEvent
+from monitor.textsafe import for_terminal
 from monitor.timeofday import WIB
-from storage.engine import make_engine, session_scope
+from storage.engine import hide_password, make_engine, session_scope
 from storage.types import utcnow
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$", re.IGNORECASE)
@@ -66,9 +68,22 @@ def _names(data: object, key: str) -> list[str]:
     return [str(i.get("name", "")) for i in items if isinstance(i, dict)]
 
 
+def _printable(value: Any) -> Any:
+    """Every string inside the event's data, safe for a terminal."""
+    if isinstance(value, str):
+        return for_terminal(value)
+    if isinstance(value, dict):
+        return {for_terminal(str(k)): _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value
+
+
 def render(event: StoredEvent) -> Text:
-    """One terminal line: time · source · actors · topics — title <url> (other types: key=value)."""
-    data = dict(event.data)
+    """One terminal line: time · source · actors · topics — title <url> (other types: key=value).
+    Feed text is printed without its escape sequences and control characters (``--json`` and
+    ``--output`` keep it exact)."""
+    data = _printable(dict(event.data))
     line = Text(format_wib(event.created_at), style="dim")
     if event.type != events.MATCH:
         line.append(f"  {event.type}  ", style="bold yellow")
@@ -220,7 +235,8 @@ def tail_command(
             tail_events(engine, flt, cursor, follow=follow, interval=interval, emit=emit)
         except (UnavailableError, QueryError) as exc:
             raise StorageError(
-                f"cannot read events from {settings.database_url}: {exc.detail} "
+                f"cannot read events from {hide_password(settings.database_url)}: "
+                f"{hide_password(exc.detail)} "
                 "(is this a Pantau database, upgraded to the current schema?)",
                 transient=exc.transient,
             ) from exc

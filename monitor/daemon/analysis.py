@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from monitor.daemon.feedjob import ParseTask, parse_job
 from monitor.dedup import DedupConfig, Fingerprint, canonicalize_url, fingerprint
 from monitor.extract import extract_article, strip_furniture
 from monitor.match import Lexicon, Matcher, load_relevance_model
@@ -87,13 +88,14 @@ Task = Callable[[PageJob, Matcher, DedupConfig], Analysis]
 class WorkerSpec:
     """What a worker process loads once when it starts (its initializer), as settings values:
     the lexicon folder and relevance model choice the matcher is built from, the dedup
-    settings the fingerprint uses, and the task it runs (module-level, pickled by name; tests
-    substitute one)."""
+    settings the fingerprint uses, and the tasks it runs for pages and for feeds (module-level,
+    pickled by name; tests substitute them)."""
 
     lexicon_dir: Path
     relevance_model: str
     dedup: DedupConfig
     task: Task = analyse
+    parse: ParseTask = parse_job  # feed parsing (monitor.daemon.feedjob)
 
     def load_matcher(self) -> Matcher:
         return Matcher(Lexicon.load(self.lexicon_dir), load_relevance_model(self.relevance_model))

@@ -149,7 +149,9 @@ def _update(feed: Feed, spec: FeedSpec) -> bool:
         "default_tz": spec.tz,
         "enabled": spec.enabled,
     }
-    if spec.interval is not None and feed.polls == 0:
+    # The feed's own interval is where its schedule starts; lowered by the operator, it applies
+    # at once (the next poll is brought forward at start-up: feed_state.rebase_schedules).
+    if spec.interval is not None and (feed.polls == 0 or spec.interval < feed.interval_seconds):
         wanted["interval_seconds"] = max(1, round(spec.interval))
     for key, value in wanted.items():
         if getattr(feed, key) != value:

@@ -19,6 +19,9 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import quote
 
+from monitor.textsafe import for_terminal
+from storage.engine import hide_password
+
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter "secrets" would mask ordinary words all over the log
 
@@ -28,8 +31,6 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"(hooks\.slack(?:-gov)?\.com/(?:services|workflows|triggers)/)[^\s\"'<>]+"),
         r"\1" + MASK,
     ),
-    # scheme://user:password@host -> scheme://user:***@host
-    (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@\"'<>]*):[^\s/@\"'<>]+@"), r"\1:" + MASK + "@"),
     (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + MASK),
 )
 
@@ -60,7 +61,7 @@ class Redactor:
                 text = text.replace(secret, MASK)
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
-        return text
+        return hide_password(text)  # scheme://user:password@host -> scheme://user:***@host
 
 
 class RedactingFilter(logging.Filter):
@@ -137,6 +138,14 @@ class JSONFormatter(logging.Formatter):
 HUMAN_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+class TerminalFormatter(logging.Formatter):
+    """The readable line, with escape sequences and control characters from feed text removed
+    (a title must not retitle or clear the operator's terminal); tracebacks keep their lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(super().format(record), multiline=True)
+
+
 def under_journald(env: Mapping[str, str], stream: TextIO) -> bool:
     """True when ``stream`` is the journald stream systemd announced in $JOURNAL_STREAM."""
     announced = env.get("JOURNAL_STREAM")
@@ -167,7 +176,7 @@ def setup_logging(
     if use_json:
         handler.setFormatter(JSONFormatter(priority_prefix=journald))
     else:
-        handler.setFormatter(logging.Formatter(HUMAN_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+        handler.setFormatter(TerminalFormatter(HUMAN_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
     redacting = RedactingFilter(Redactor(secrets))
     handler.addFilter(redacting)
     root = logging.getLogger()
@@ -185,5 +194,6 @@ __all__ = [
     "JSONFormatter",
     "RedactingFilter",
     "Redactor",
+    "TerminalFormatter",
     "setup_logging",
 ]

@@ -11,58 +11,33 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from sqlalchemy.engine import Engine
 
 from monitor import events
 from monitor.alert import AlertRule, matching_rules
 from monitor.daemon.analysis import Analysis, PageJob, analyse
-from monitor.daemon.story import Candidate, StorySoFar, decide_story, story_to_read
+from monitor.daemon.outcome import ArticleOutcome as ArticleOutcome
+from monitor.daemon.outcome import same_url
+from monitor.daemon.store import Ready, StoryWriter, indexed_article
+from monitor.daemon.story import Candidate
 from monitor.daemon.workers import WorkerPool
-from monitor.dedup import DedupConfig, DedupIndex, DedupVerdict, IndexedArticle, canonicalize_url
-from monitor.errors import (
-    DuplicateError,
-    PantauError,
-    StorageError,
-    UnavailableError,
-    WorkerTimeoutError,
-)
+from monitor.dedup import DedupConfig, DedupIndex, DedupVerdict, Fingerprint, canonicalize_url
+from monitor.errors import PantauError, StorageError, UnavailableError, WorkerTimeoutError
 from monitor.fetch import ARTICLE_TYPES, Fetcher
 from monitor.match import Matcher
 from monitor.models import FeedEntry, MatchResult
 from storage import repo
 from storage.engine import Transaction, session_scope
 from storage.gate import StorageGate
-from storage.locks import serialise_story_decisions
 
 log = logging.getLogger(__name__)
-
-Status = Literal["stored", "duplicate", "skipped", "failed"]
 
 
 def identity(url: str) -> str:
     return url
-
-
-@dataclass(frozen=True)
-class ArticleOutcome:
-    """What happened to one feed entry; replay and the daemon report these."""
-
-    url: str
-    status: Status
-    title: str = ""
-    canonical_url: str = ""
-    reason: str = ""
-    article_id: int | None = None
-    story_id: int | None = None
-    match: MatchResult = field(default_factory=MatchResult)
-    alerted: bool = False
-    duplicate_kind: str | None = None
-    retry: bool = False  # transient failure: the entry stays unseen and is tried next poll
-    follow_up: bool = False  # a copy that raised a follow-up alert (new tracked actors)
 
 
 @dataclass(frozen=True)
@@ -110,12 +85,18 @@ class Pipeline:
         self.clock = clock
         self.options = options
         self.notifier = notifier  # woken after each commit that wrote events
-        self._indexed_upto = 0  # highest article id known to the in-memory dedup index
-        # Checking an article against the index and storing it were one step on the loop;
-        # with the write awaited, stores take turns and count what they added to the index,
-        # so a verdict made before another store finished is made again.
-        self._store_turn = asyncio.Lock()
-        self._index_version = 0
+        # Stores go through one writer: story decisions and batch writes (store.py).
+        self.writer = StoryWriter(storage=self.storage, dedup=dedup, notifier=notifier)
+
+    @property
+    def queued(self) -> int:
+        """Articles waiting for the batch being written, to go in the next one."""
+        return self.writer.queued
+
+    @property
+    def writing(self) -> int:
+        """Articles in the batch being decided and written now."""
+        return self.writer.writing
 
     @classmethod
     def load_dedup(cls, engine: Engine, config: DedupConfig, now: datetime) -> DedupIndex:
@@ -123,22 +104,10 @@ class Pipeline:
         (identity columns only: no article bodies are read)."""
         since = now - timedelta(days=config.window_days)
         with session_scope(engine) as session:
-            records = [_indexed(r) for r in repo.index_rows(session, 0, since) if r.signature]
+            records = [
+                indexed_article(r) for r in repo.index_rows(session, 0, since) if r.signature
+            ]
         return DedupIndex.rebuild(records, config)
-
-    def _sync_index(self, rows: Sequence[repo.IndexRow]) -> int:
-        """Add articles other workers stored since we last looked; returns how many. Runs on
-        the loop: the index is the loop's."""
-        added = 0
-        for r in rows:
-            self._indexed_upto = max(self._indexed_upto, r.id)
-            if r.id in self.dedup or not r.signature:
-                continue
-            self.dedup.add(_indexed(r))
-            added += 1
-        if added:
-            self._index_version += 1
-        return added
 
     # -- one entry -----------------------------------------------------------------------
 
@@ -160,6 +129,7 @@ class Pipeline:
                 title=entry.title,
                 reason=exc.message,
                 retry=retry,
+                storage_error=isinstance(exc, StorageError),
             )
         if feed_id is not None and not outcome.retry and outcome.status != "stored":
             await self._mark_seen(feed_id, entry)
@@ -204,7 +174,9 @@ class Pipeline:
         except StorageError as err:  # not recorded, so not given up: the next poll tries again
             self._overruns[key] = attempts - 1
             log.warning("entry %s: could not record its skip: %s", entry.link, err)
-            return ArticleOutcome(entry.link, "failed", entry.title, reason=reason, retry=True)
+            return ArticleOutcome(
+                entry.link, "failed", entry.title, reason=reason, retry=True, storage_error=True
+            )
         self._overruns.pop(key, None)
         log.warning("OPERATOR: entry %s skipped: %s", entry.link, reason)
         return ArticleOutcome(entry.link, "skipped", entry.title, reason=reason)
@@ -247,7 +219,7 @@ class Pipeline:
     ) -> ArticleOutcome:
         link_canonical = canonicalize_url(self.public_url(entry.link))
         if await self._existing(link_canonical) is not None:
-            return _same_url(entry, entry.title, link_canonical, "URL already stored")
+            return same_url(entry, entry.title, link_canonical, "URL already stored")
         page = await self.fetcher.fetch(entry.link, allowed_types=ARTICLE_TYPES)
         done = await self._analyse(
             PageJob(
@@ -265,10 +237,10 @@ class Pipeline:
         now = self.clock()
         published = entry.published or done.article.published or now
         if canonical != link_canonical and await self._existing(canonical) is not None:
-            return _same_url(entry, title, canonical, "URL already stored")
+            return same_url(entry, title, canonical, "URL already stored")
         verdict = self.dedup.check(canonical, body, at=now, fingerprint=done.fingerprint)
         if verdict.kind == "same_url":
-            return _same_url(entry, title, canonical, "URL already stored", verdict)
+            return same_url(entry, title, canonical, "URL already stored", verdict)
         if match.is_empty and not self.options.store_unmatched:
             return ArticleOutcome(
                 entry.link, "skipped", title, canonical, "no tracked topic or actor", match=match
@@ -282,9 +254,8 @@ class Pipeline:
             published=published,
             seen_at=now,
         )
-        # No await between the dedup check above and _store: it notes the index it was made on.
         return await self._store(
-            candidate, match=match, verdict=verdict, alerts_enabled=alerts_enabled
+            candidate, match=match, fingerprint=done.fingerprint, alerts_enabled=alerts_enabled
         )
 
     async def _store(
@@ -292,153 +263,16 @@ class Pipeline:
         candidate: Candidate,
         *,
         match: MatchResult,
-        verdict: DedupVerdict,
         alerts_enabled: bool,
+        fingerprint: Fingerprint | None = None,
+        verdict: DedupVerdict | None = None,
     ) -> ArticleOutcome:
-        """Decide the article's story (:func:`decide_story`) and write it, in one transaction.
+        """Store the article: its story decided and written with the articles ready with it
+        (:class:`monitor.daemon.store.StoryWriter`).
 
-        Shielded: once started, a store finishes (and the index learns of it) even when the
-        poll that asked for it is cancelled."""
-        seen = self._index_version  # the index the verdict was made on
-        return await asyncio.shield(
-            self._store_in_turn(
-                candidate, match=match, verdict=verdict, alerts_enabled=alerts_enabled, seen=seen
-            )
-        )
-
-    async def _store_in_turn(
-        self,
-        candidate: Candidate,
-        *,
-        match: MatchResult,
-        verdict: DedupVerdict,
-        alerts_enabled: bool,
-        seen: int,
-    ) -> ArticleOutcome:
-        entry, title = candidate.entry, candidate.title
-        canonical, now = candidate.canonical_url, candidate.seen_at
+        ``fingerprint``: the body's, when a worker computed it (else the writer computes it);
+        ``verdict``: a check made earlier, not used: the writer makes each article's verdict
+        again, in order, on the index as it is then."""
+        del verdict
         rules = matching_rules(self.rules, match, candidate.source) if alerts_enabled else []
-        async with self._store_turn:
-            if self._index_version != seen:  # another store added to the index meanwhile
-                verdict = self.dedup.check(canonical, candidate.body, at=now)
-                if verdict.kind == "same_url":
-                    return _same_url(entry, title, canonical, "URL already stored", verdict)
-            since = (self._indexed_upto, now - self.dedup.config.window)  # catch-up from here
-            write = functools.partial(
-                self._decide_and_write, candidate, match, verdict, rules, since
-            )
-            try:
-                written = await self.storage.transaction(write)
-            except DuplicateError:
-                # Another worker stored the same canonical URL first.
-                return _same_url(entry, title, canonical, "stored concurrently")
-            except StorageError as exc:
-                raise StorageError(
-                    f"could not store {canonical}: {exc.detail}", transient=exc.transient
-                ) from exc
-            if written is None:
-                return _same_url(entry, title, canonical, "URL stored by another worker")
-            intent, stored, verdict = written
-            if self.notifier is not None:
-                self.notifier.notify()
-            self.dedup.add(
-                IndexedArticle(
-                    article_id=stored.article_id,
-                    story_id=stored.story_id,
-                    canonical_url=canonical,
-                    body_hash=verdict.body_hash,
-                    signature=verdict.signature.to_bytes(),
-                    seen_at=now,
-                )
-            )
-            self._index_version += 1
-        duplicate_kind = intent.article.duplicate_kind
-        return ArticleOutcome(
-            entry.link,
-            "stored" if duplicate_kind is None else "duplicate",
-            title,
-            canonical,
-            "" if duplicate_kind is None else f"{duplicate_kind} copy of story {stored.story_id}",
-            article_id=stored.article_id,
-            story_id=stored.story_id,
-            match=match,
-            alerted=bool(intent.alerts),
-            follow_up=intent.follow_up,
-            duplicate_kind=duplicate_kind,
-        )
-
-    def _decide_and_write(
-        self,
-        candidate: Candidate,
-        match: MatchResult,
-        verdict: DedupVerdict,
-        rules: Sequence[AlertRule],
-        since: tuple[int, datetime],
-        session: Transaction,
-    ) -> tuple[repo.ArticleIntent, repo.StoredArticle, DedupVerdict] | None:
-        """The store's unit of work, in a gate thread; None when the URL turned out stored.
-
-        Other workers store articles too (PostgreSQL): story decisions are serialised across
-        them and this one catches up with what they stored first; the index work of that
-        catch-up is done on the loop while this thread waits, holding the lock. A SQLite
-        database serves one daemon, so there is nobody to catch up with and no query for it."""
-        if self.storage.dialect == "postgresql":
-            serialise_story_decisions(session)
-            rows = list(repo.index_rows(session, *since))
-            if rows:
-                verdict = self.storage.on_loop(
-                    functools.partial(self._catch_up, rows, candidate, verdict)
-                )
-                if verdict.kind == "same_url":
-                    return None
-        story_id = story_to_read(verdict, rules)
-        story = _story_so_far(session, story_id) if story_id is not None else None
-        intent = decide_story(candidate, verdict=verdict, match=match, rules=rules, story=story)
-        return intent, repo.write_article(session, intent), verdict
-
-    async def _catch_up(
-        self, rows: Sequence[repo.IndexRow], candidate: Candidate, verdict: DedupVerdict
-    ) -> DedupVerdict:
-        """On the loop: index what other workers stored; the verdict, made again if that
-        added anything."""
-        if self._sync_index(rows):
-            return self.dedup.check(candidate.canonical_url, candidate.body, at=candidate.seen_at)
-        return verdict
-
-
-def _indexed(r: repo.IndexRow) -> IndexedArticle:
-    return IndexedArticle(
-        article_id=r.id,
-        story_id=r.story_id,
-        canonical_url=r.canonical_url,
-        body_hash=r.body_hash,
-        signature=r.signature or b"",
-        seen_at=r.seen_at,
-    )
-
-
-def _same_url(
-    entry: FeedEntry,
-    title: str,
-    canonical: str,
-    reason: str,
-    verdict: DedupVerdict | None = None,
-) -> ArticleOutcome:
-    """The outcome for an entry whose canonical URL is already stored."""
-    return ArticleOutcome(
-        entry.link,
-        "duplicate",
-        title,
-        canonical,
-        reason,
-        article_id=verdict.article_id if verdict else None,
-        story_id=verdict.story_id if verdict else None,
-        duplicate_kind="same_url",
-    )
-
-
-def _story_so_far(session: Transaction, story_id: int) -> StorySoFar:
-    return StorySoFar(
-        actor_names=frozenset(repo.story_actor_names(session, story_id)),
-        first_body=repo.story_first_body(session, story_id),
-    )
+        return await self.writer.store(Ready(candidate, match, fingerprint, tuple(rules)))

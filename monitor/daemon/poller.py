@@ -31,6 +31,8 @@ from sqlalchemy.engine import Engine
 from monitor import events
 from monitor.backoff import backoff_delay
 from monitor.config import ScheduleSettings
+from monitor.daemon.cadence import Cadence, PublicationHistory, learned_interval
+from monitor.daemon.feedjob import FeedJob, parse_job
 from monitor.daemon.feeds import zone_for
 from monitor.daemon.pipeline import ArticleOutcome
 from monitor.daemon.schedule import (
@@ -41,18 +43,19 @@ from monitor.daemon.schedule import (
     human_duration,
     jittered,
     might_be_stale,
-    next_interval,
     staleness,
     transition,
+    within_server_hints,
 )
+from monitor.daemon.workers import WorkerPool
 from monitor.errors import ConfigError, FetchError, HTTPStatusError, PantauError, ParseError
 from monitor.fetch import FEED_ACCEPT, FEED_TYPES, Fetcher, parse_max_age, validators
 from monitor.metrics import Metrics
 from monitor.models import FeedEntry, FetchResult, ParsedFeed
-from monitor.parse import parse_feed
 from monitor.timeofday import WIB
 from storage import feed_state, repo
 from storage.engine import Transaction
+from storage.errors import StorageError
 from storage.feed_state import PollRecord, PollSuccess
 from storage.gate import StorageGate
 from storage.tables import Feed
@@ -127,8 +130,10 @@ class Poller:
         metrics: Metrics | None = None,
         on_event: Callable[[], None] | None = None,
         storage: StorageGate | None = None,
+        workers: WorkerPool | None = None,
     ) -> None:
         self.engine = engine
+        self.workers = workers  # feed parsing runs there, under schedule.parse_timeout
         # Every database call goes through the gate, off the loop (storage.gate).
         self.storage = storage or StorageGate(engine)
         self.on_event = on_event
@@ -136,14 +141,68 @@ class Poller:
         self.processor = processor
         self.schedule = schedule
         self.limits = Limits.from_settings(schedule)
+        self.cadence = Cadence(
+            min_interval=self.limits.min_interval,
+            max_interval=self.limits.max_interval,
+            default_interval=schedule.default_interval,
+            busy_rate=schedule.busy_rate,
+        )
+        # Each feed's recent publication instants, learned from its polls (loop-owned; a
+        # restart starts from each feed's stored interval until its next changed poll).
+        self._history: dict[int, PublicationHistory] = {}
+        # Failed polls the database could not take yet: written by release_pending().
+        self._pending: dict[int, tuple[Feed, PollRecord, str]] = {}
         self.owner = owner
         self.rng = rng or random.Random()
         self.clock = clock
         self.metrics = metrics
 
     async def poll(self, feed: Feed) -> PollOutcome:
-        """Poll a feed this poller holds the lease on; never raises for the feed's own faults."""
+        """Poll a feed this poller holds the lease on; never raises for the feed's own faults.
+
+        A poll the database failed (unreachable, locked through the poll, a refused write)
+        counts as a failed poll of the feed, with its back-off, like any other failure; when
+        even that cannot be written, the feed is released by :meth:`release_pending` as soon as
+        the database answers again, not after its lease runs out."""
         started = self.clock()
+        try:
+            return await self._poll(feed, started)
+        except StorageError as exc:
+            return await self._storage_failed(feed, started, exc)
+
+    async def release_pending(self) -> int:
+        """Write the failed polls the database could not take when they ended (releasing their
+        feeds); returns how many were written. Raises StorageError while it still cannot."""
+        done = 0
+        for feed_id, (feed, record, message) in list(self._pending.items()):
+            await self._finish(feed, record, "error", error=message)
+            del self._pending[feed_id]
+            done += 1
+        if done:
+            log.info("database back: released %d feed(s) whose polls had failed", done)
+        return done
+
+    async def _storage_failed(
+        self, feed: Feed, started: datetime, exc: StorageError
+    ) -> PollOutcome:
+        message = f"feed {feed.url}: database trouble: {exc.message}"
+        try:
+            return await self._failed(feed, started, PantauError(message, transient=True))
+        except StorageError:
+            pass  # the database cannot take the failure either: remember it
+        assert feed.id is not None
+        record = self._failure_record(feed, started, message, self._delay(feed, None))
+        self._pending[feed.id] = (feed, record, message)
+        return PollOutcome(
+            feed_id=feed.id,
+            url=feed.url,
+            status="error",
+            next_poll_at=record.next_poll_at,
+            error=message,
+            released=False,
+        )
+
+    async def _poll(self, feed: Feed, started: datetime) -> PollOutcome:
         try:
             result = await self.fetcher.fetch(
                 feed.url,
@@ -162,14 +221,14 @@ class Poller:
         digest = body_hash(result.content)
         if digest == feed.body_hash:
             return await self._unchanged(feed, started, result, "unchanged")
+        job = FeedJob(
+            result.content, result.final_url, result.headers.get("content-type"), _feed_zone(feed)
+        )
         try:
-            parsed = await asyncio.to_thread(
-                parse_feed,
-                result.content,
-                url=result.final_url,
-                content_type=result.headers.get("content-type"),
-                default_tz=_feed_zone(feed),
-            )
+            if self.workers is not None:  # a hostile feed costs a killable process, not the loop
+                parsed = await self.workers.parse(job, self.schedule.parse_timeout)
+            else:
+                parsed = await asyncio.to_thread(parse_job, job)
         except ParseError as exc:
             return await self._failed(feed, started, exc)
         return await self._process(feed, started, result, digest, parsed)
@@ -179,12 +238,15 @@ class Poller:
     async def _unchanged(
         self, feed: Feed, started: datetime, result: FetchResult, status: PollStatus
     ) -> PollOutcome:
-        interval = next_interval(
-            float(feed.interval_seconds),
-            0,
-            0,
-            self.limits,
-            max_age=parse_max_age(result.headers.get("cache-control")),
+        assert feed.id is not None
+        learned = learned_interval(
+            self._history.get(feed.id, PublicationHistory()),
+            self.clock(),
+            self.cadence,
+            fallback=float(feed.interval_seconds),
+        )
+        interval = within_server_hints(
+            learned, self.limits, max_age=parse_max_age(result.headers.get("cache-control"))
         )
         etag, last_modified = validators(result.headers)
         return await self._succeeded(
@@ -219,11 +281,23 @@ class Poller:
         outcomes = await self._run_entries(todo, feed.id, alerts_enabled)
         if self.metrics is not None:
             record_outcomes(self.metrics, outcomes)
+        if outcomes and all(o.storage_error for o in outcomes):
+            # Nothing new could be stored (a database refusing every entry must not look like
+            # a healthy feed): a failed poll, backed off; the entries stay unseen.
+            return await self._storage_failed(feed, started, StorageError(outcomes[0].reason))
         retries = sum(1 for o in outcomes if o.retry)
-        interval = next_interval(
-            float(feed.interval_seconds),
-            len(todo),
-            len(entries),
+        now = self.clock()
+        history = self._history.get(feed.id, PublicationHistory()).with_items(
+            (e.published or now for e in entries if e.published or e.entry_id in unseen), now
+        )
+        self._history[feed.id] = history
+        interval = within_server_hints(
+            learned_interval(
+                history,
+                now,
+                self.cadence,
+                fallback=float(feed.interval_seconds),
+            ),
             self.limits,
             ttl_minutes=parsed.ttl_minutes,
             max_age=parse_max_age(result.headers.get("cache-control")),
@@ -330,29 +404,40 @@ class Poller:
     # -- failure ------------------------------------------------------------------------------
 
     async def _failed(self, feed: Feed, started: datetime, exc: PantauError) -> PollOutcome:
-        now = self.clock()
         status = exc.status if isinstance(exc, HTTPStatusError) else None
         if status == 410:
-            return await self._retire(feed, started, now, exc)
+            return await self._retire(feed, started, self.clock(), exc)
+        delay = self._delay(feed, exc.retry_after if isinstance(exc, HTTPStatusError) else None)
         failures = feed.consecutive_failures + 1
-        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-        delay = backoff_delay(
-            failures,
-            base=self.schedule.backoff_base,
-            cap=self.schedule.backoff_max,
-            retry_after=retry_after,
-        )
-        interval = float(feed.interval_seconds)
-        if status in _SLOW_DOWN_STATUSES:
-            interval = self.limits.clamp(interval * 2)  # asked to slow down: stay slower
         what = exc.message if feed.url in exc.message else f"feed {feed.url}: {exc.message}"
         log.warning(
             "%s (failure %d in a row; next try in %s)", what, failures, human_duration(delay)
         )
+        record = self._failure_record(
+            feed, started, exc.message, delay, slow_down=status in _SLOW_DOWN_STATUSES
+        )
+        return await self._finish(feed, record, "error", error=exc.message)
+
+    def _delay(self, feed: Feed, retry_after: float | None) -> float:
+        return backoff_delay(
+            feed.consecutive_failures + 1,
+            base=self.schedule.backoff_base,
+            cap=self.schedule.backoff_max,
+            retry_after=retry_after,
+        )
+
+    def _failure_record(
+        self, feed: Feed, started: datetime, message: str, delay: float, *, slow_down: bool = False
+    ) -> PollRecord:
+        now = self.clock()
+        failures = feed.consecutive_failures + 1
+        interval = float(feed.interval_seconds)
+        if slow_down:
+            interval = self.limits.clamp(interval * 2)  # asked to slow down: stay slower
         if failures >= self.schedule.unhealthy_after_failures:
             health = health_verdict(
                 failures,
-                exc.message,
+                message,
                 Staleness(False),
                 unhealthy_after=self.schedule.unhealthy_after_failures,
             )
@@ -360,17 +445,16 @@ class Poller:
             health = Health(feed.healthy, feed.unhealthy_reason)
         # Jitter only lengthens a back-off: Retry-After is a lower bound.
         spread = abs(jittered(delay, self.schedule.jitter, self.rng) - delay)
-        record = PollRecord(
+        return PollRecord(
             next_poll_at=now + timedelta(seconds=delay + spread),
             last_polled_at=started,
             polls=feed.polls + 1,
             interval_seconds=max(1, round(interval)),
             consecutive_failures=failures,
-            last_error=exc.message,
+            last_error=message,
             healthy=health.healthy,
             unhealthy_reason=health.reason,
         )
-        return await self._finish(feed, record, "error", error=exc.message)
 
     async def _retire(
         self, feed: Feed, started: datetime, now: datetime, exc: PantauError

@@ -1,5 +1,7 @@
-"""Polling policy: when to poll a feed next, when a feed is unhealthy (the back-off after a
-failure is :func:`monitor.backoff.backoff_delay`, shared with the alert outbox).
+"""Polling policy: the bounds and server hints around a feed's interval (the interval itself is
+learned from the feed's publication history: :mod:`monitor.daemon.cadence`), jitter, and when a
+feed is unhealthy (the back-off after a failure is :func:`monitor.backoff.backoff_delay`, shared
+with the alert outbox).
 
 Pure functions over plain numbers and datetimes; the poller feeds them what a fetch returned
 and stores what they decide. Nothing here sleeps, reads a clock or draws a random number
@@ -18,12 +20,6 @@ from typing import Literal
 
 from monitor.config import ScheduleSettings
 
-# A fetch where at least this share of the items is new may have lost items off the end of a
-# busy feed: poll sooner. At most LOW_NEW_RATIO new means we are polling faster than it changes.
-HIGH_NEW_RATIO = 0.5
-LOW_NEW_RATIO = 0.1
-SPEED_UP = 0.5
-SLOW_DOWN = 1.5
 # A verdict on staleness needs this many gaps between bursts of new items.
 MIN_HISTORY_GAPS = 4
 
@@ -45,44 +41,22 @@ class Limits:
         return min(self.max_interval, max(self.min_interval, seconds))
 
 
-def adapt_interval(current: float, new_items: int, total_items: int, limits: Limits) -> float:
-    """The next interval from how much of the last fetch was new.
-
-    Most items new: halve (items may be falling off the feed before we see them). Nothing or
-    next to nothing new: grow by half. In between: keep.
-    """
-    if total_items <= 0 or new_items <= 0:
-        return limits.clamp(current * SLOW_DOWN)
-    ratio = new_items / total_items
-    if ratio >= HIGH_NEW_RATIO:
-        return limits.clamp(current * SPEED_UP)
-    if ratio <= LOW_NEW_RATIO:
-        return limits.clamp(current * SLOW_DOWN)
-    return limits.clamp(current)
-
-
 def server_floor(ttl_minutes: int | None = None, max_age: int | None = None) -> float:
     """The earliest the server wants to be asked again (RSS <ttl>, Cache-Control max-age)."""
     hints = [float(ttl_minutes) * 60.0 if ttl_minutes else 0.0, float(max_age or 0)]
     return max(hints)
 
 
-def next_interval(
-    current: float,
-    new_items: int,
-    total_items: int,
+def within_server_hints(
+    seconds: float,
     limits: Limits,
     *,
     ttl_minutes: int | None = None,
     max_age: int | None = None,
 ) -> float:
-    """Adaptive interval, never below what the server asked for, never above ``max_interval``.
-
-    The configured ceiling wins over a server hint: a feed with ``<ttl>1440</ttl>`` is still
-    polled every ``max_interval``, because missing a day of news costs more than one request.
-    """
-    adapted = adapt_interval(current, new_items, total_items, limits)
-    return min(limits.max_interval, max(adapted, server_floor(ttl_minutes, max_age)))
+    """``seconds`` never below what the server asked for (``<ttl>``, ``max-age``) and never
+    above ``max_interval``: missing a day of news costs more than one request."""
+    return min(limits.max_interval, max(seconds, server_floor(ttl_minutes, max_age)))
 
 
 def jittered(seconds: float, jitter: float, rng: random.Random) -> float:

@@ -18,6 +18,7 @@ through :mod:`monitor.daemon.notify` and pets the watchdog while the tick job ke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -44,9 +45,10 @@ from monitor.events import EventNotifier, prune_events
 from monitor.fetch import HostLimiter
 from monitor.health import DEFAULT_LIMITS, HealthProbe
 from monitor.metrics import Metrics
-from monitor.web import StatusServer, create_app, sse_routes
+from monitor.web import ServerLimits, StatusServer, create_app, sse_routes
 from storage import feed_state, overview
 from storage.engine import Transaction, session_scope
+from storage.locks import one_daemon
 from storage.retention import prune_bodies
 from storage.tables import Feed
 
@@ -65,6 +67,7 @@ class DaemonReport:
     by_status: Counter[str] = field(default_factory=Counter)
     outcomes: list[PollOutcome] = field(default_factory=list)
     cancelled: int = 0
+    worker_cpu_seconds: float = 0.0  # CPU the worker processes reported (benchmarks, status)
 
 
 CLAIM_AHEAD = 4  # feeds claimed per free poll slot, so claiming is batched
@@ -110,6 +113,14 @@ def sync_feeds_file(settings: Settings, runtime: Runtime, *, required: bool) -> 
                     specs,
                     default_interval=settings.schedule.default_interval,
                     now=datetime.now(UTC),
+                )
+                # Schedule settings changed since the last run apply now, not after each
+                # feed's old next-poll time.
+                feed_state.rebase_schedules(
+                    session,
+                    now=datetime.now(UTC),
+                    min_interval=settings.schedule.min_interval,
+                    max_interval=settings.schedule.max_interval,
                 )
             break
         except DuplicateError:
@@ -206,6 +217,8 @@ class Daemon:
                 return
         self.report.polls += 1
         self.report.by_status[outcome.status] += 1
+        if outcome.new:
+            log.info("feed %s: %d new item(s), %d stored", outcome.url, outcome.new, outcome.stored)
         if self.keep_outcomes:
             self.report.outcomes.append(outcome)
 
@@ -230,6 +243,10 @@ class Daemon:
                 await self.runtime.storage.run(self.on_reload)  # storage work: a gate thread
             except ConfigError as exc:
                 log.error("feeds file not reloaded: %s", exc.message)
+        # Polls that failed while the database was away free their feeds first; while it is
+        # still away, claim() below says so once.
+        with contextlib.suppress(StorageError):
+            await self.poller.release_pending()
         feeds = await self.claim()
         if not self.stopping:  # drain began meanwhile: it frees the leases just taken
             self.start_polls(feeds)
@@ -358,6 +375,8 @@ async def run_daemon(
             notifier=stream,
             metrics=metrics,
         )
+        # One daemon per SQLite file: a second would poll the same feeds and alert twice.
+        stack.enter_context(one_daemon(runtime.engine))
         await runtime.storage.run(sync_feeds_file, settings, runtime, required=False)
         await _init_gauges(runtime, metrics)
         owner = daemon_owner()
@@ -371,6 +390,7 @@ async def run_daemon(
             rng=rng,
             metrics=metrics,
             on_event=stream.notify,
+            workers=workers,
         )
         probe = HealthProbe({"scheduler": max(DEFAULT_LIMITS["scheduler"], 10 * s.tick)})
         daemon = Daemon(
@@ -387,8 +407,21 @@ async def run_daemon(
             _install_signals(loop, stop, daemon)
             stack.callback(_remove_signals, loop)
         if once:
-            return await daemon.run_once(stop)
-        return await _serve(settings, runtime, daemon, stop, notifier, metrics, stream)
+            report = await daemon.run_once(stop)
+        else:
+            report = await _serve(settings, runtime, daemon, stop, notifier, metrics, stream)
+    report.worker_cpu_seconds = workers.cpu_seconds if workers is not None else 0.0
+    return report
+
+
+async def deliver_on_commit(daemon: Daemon, stream: EventNotifier, *, every: float) -> None:
+    """Send alerts as soon as they are committed: woken by every commit that writes events (an
+    article and its alerts are one transaction), and at least every ``every`` seconds for
+    retries and digests that came due. Runs until the daemon stops."""
+    while not daemon.stopping:
+        generation = stream.generation
+        await daemon.deliver()
+        await stream.wait(generation, every)
 
 
 async def maintain(runtime: Runtime, now: datetime | None = None) -> dict[str, int]:
@@ -448,15 +481,6 @@ async def _serve(
         id="poll",
     )
     scheduler.add_job(
-        daemon.deliver,
-        "interval",
-        seconds=max(s.tick, MIN_OUTBOX_INTERVAL),
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=None,
-        id="outbox",
-    )
-    scheduler.add_job(
         daemon.maintain,
         "interval",
         seconds=settings.retention.interval,
@@ -472,12 +496,26 @@ async def _serve(
             engine=runtime.engine,
             metrics=metrics,
             health=daemon.probe,
-            extra_routes=sse_routes(runtime.engine, stream),
+            extra_routes=sse_routes(
+                runtime.engine,
+                stream,
+                max_clients=settings.status.stream_clients,
+                max_queue_bytes=settings.status.stream_queue_bytes,
+            ),
             dashboard_scripts=["/events/live.js"],
         )
-        status = StatusServer(app, host=settings.status.host, port=settings.status.port)
+        status = StatusServer(
+            app,
+            host=settings.status.host,
+            port=settings.status.port,
+            limits=ServerLimits.from_settings(settings.status),
+        )
         await status.start()
     scheduler.start()
+    delivery = asyncio.create_task(
+        deliver_on_commit(daemon, stream, every=max(s.tick, MIN_OUTBOX_INTERVAL)),
+        name="alert delivery",
+    )
     lag = asyncio.create_task(watch_loop_lag(metrics), name="event loop lag")
     watchdog: asyncio.Task[None] | None = None
     interval = notifier.watchdog_interval()
@@ -498,6 +536,8 @@ async def _serve(
         await daemon.drain()
         scheduler.shutdown(wait=False)
         stream.close()
+        delivery.cancel()
+        await asyncio.gather(delivery, return_exceptions=True)
         if status is not None:
             await status.stop()
         lag.cancel()

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from monitor import events
 from monitor.alert import AlertRule, alert_payload
-from monitor.dedup import DedupVerdict, changed_substantially, source_of
+from monitor.dedup import DedupVerdict, canonicalize_url, changed_substantially, source_of
 from monitor.models import FeedEntry, MatchResult
 from storage.repo import (
     ArticleIntent,
@@ -248,6 +248,15 @@ def decide_story(
     )
 
 
+def shown_url(candidate: Candidate) -> str:
+    """The link an alert shows: the feed's own link, as published (``http`` stays ``http``),
+    when it is the article's address; the canonical URL when the page named another one or the
+    link is not public (the replay site's loopback address). Identity keeps the canonical URL.
+    """
+    link = candidate.entry.link
+    return link if canonicalize_url(link) == candidate.canonical_url else candidate.canonical_url
+
+
 def _alerts(
     candidate: Candidate,
     match: MatchResult,
@@ -263,7 +272,7 @@ def _alerts(
                 alert_payload(
                     rule=rule.name,
                     title=candidate.title,
-                    url=candidate.canonical_url,
+                    url=shown_url(candidate),
                     source=candidate.source,
                     published=candidate.published,
                     match=match,

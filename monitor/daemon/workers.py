@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import traceback
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
@@ -36,20 +37,34 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from monitor.daemon.analysis import Analysis, PageJob, WorkerSpec
-from monitor.errors import ExtractError, PantauError, WorkerTimeoutError
+from monitor.daemon.feedjob import FeedJob
+from monitor.errors import ExtractError, PantauError, ParseError, WorkerTimeoutError
+from monitor.models import ParsedFeed
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TASKS = 500  # jobs per worker process before it is replaced (leaks die with it)
 START_TIMEOUT = 120.0  # seconds a new worker may take to import and load the matcher
 STOP_TIMEOUT = 2.0  # seconds a retiring worker may take to exit before it is killed
+# Workers yield the CPU to the daemon's own process: on a busy machine the event loop (polls,
+# /healthz, the watchdog) is served first and the CPU-bound stages take what is left.
+WORKER_NICENESS = 5
 _PRELOAD = ["monitor.daemon.analysis"]
+
+
+def _cpu() -> float:
+    """This process's CPU seconds so far (user + system), sent with every reply so the daemon
+    can account for the CPU its workers spend (a forkserver's children are not ours to reap)."""
+    t = os.times()
+    return t.user + t.system
 
 
 def _serve(conn: Connection, spec: WorkerSpec) -> None:
     """A worker process: load the matcher once (the initializer), then answer jobs."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     matcher = spec.load_matcher()
-    conn.send(("ready",))
+    conn.send(("ready", _cpu()))
     while True:
         try:
             job = conn.recv()
@@ -58,12 +73,15 @@ def _serve(conn: Connection, spec: WorkerSpec) -> None:
         if job is None:
             return
         try:
-            reply: tuple[Any, ...] = ("ok", spec.task(job, matcher, spec.dedup))
+            if isinstance(job, FeedJob):
+                reply: tuple[Any, ...] = ("ok", spec.parse(job))
+            else:
+                reply = ("ok", spec.task(job, matcher, spec.dedup))
         except PantauError as exc:
             reply = ("error", exc.message, exc.transient)
         except Exception:  # a bug: say where, the daemon logs it and retries the entry
             reply = ("bug", traceback.format_exc())
-        conn.send(reply)
+        conn.send((*reply, _cpu()))
 
 
 def _context() -> BaseContext:
@@ -82,6 +100,8 @@ class _Slot:
         self.process: BaseProcess | None = None
         self.conn: Connection | None = None
         self.done = 0
+        self.cpu = 0.0  # CPU seconds its current process reported last
+        self.cpu_retired = 0.0  # CPU seconds of its earlier processes
 
     @property
     def alive(self) -> bool:
@@ -92,12 +112,14 @@ class _Slot:
         process = ctx.Process(  # type: ignore[attr-defined]
             target=_serve, args=(theirs, spec), name=f"pantau-worker-{self.index}", daemon=True
         )
-        process.start()
+        # Off the loop: the first start launches the forkserver, which imports the heavy
+        # modules before it answers (a second or more); later starts wait for a fork.
+        await asyncio.to_thread(process.start)
         theirs.close()
         self.process, self.conn, self.done = process, ours, 0
         try:
             async with asyncio.timeout(START_TIMEOUT):
-                await _reply(ours)
+                self.cpu = (await _reply(ours))[-1]
         except (TimeoutError, EOFError, OSError) as exc:
             self.kill()
             raise ExtractError(
@@ -108,6 +130,8 @@ class _Slot:
         return ours
 
     def kill(self) -> None:
+        self.cpu_retired += self.cpu
+        self.cpu = 0.0
         if self.process is not None:
             self.process.kill()
             self.process.join()
@@ -154,6 +178,12 @@ class WorkerPool:
     def size(self) -> int:
         return len(self._slots)
 
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds the worker processes reported so far (up to each one's last reply; a
+        killed job's own CPU is not known)."""
+        return sum(s.cpu + s.cpu_retired for s in self._slots)
+
     async def start(self) -> None:
         """Start every worker now rather than on first use (each loads the matcher)."""
         idle = [self._free.get_nowait() for _ in range(self._free.qsize())]
@@ -166,13 +196,38 @@ class WorkerPool:
     async def run(self, job: PageJob) -> Analysis:
         """The page's :class:`Analysis`; ExtractError when it has no article, WorkerTimeoutError
         when the work overran ``timeout`` (or its process died)."""
+        reply = await self._work(job, self.timeout)
+        if reply[0] == "bug":
+            raise RuntimeError(f"extraction of {job.url} failed in its worker:\n{reply[1]}")
+        result: Analysis = _answer(reply, ExtractError)
+        return result
+
+    async def parse(self, job: FeedJob, budget: float) -> ParsedFeed:
+        """The parsed feed; ParseError when it cannot be parsed, or when parsing overran
+        ``budget`` seconds of work (its process is killed: a hostile feed costs one slot for
+        ``budget`` seconds and never the event loop)."""
+        try:
+            reply = await self._work(job, budget)
+        except WorkerTimeoutError as exc:
+            raise ParseError(
+                f"{job.url}: feed parsing stopped after {budget:g} s of work "
+                f"({len(job.content):,} bytes; a hostile or broken feed?); will retry later",
+                transient=True,
+            ) from exc
+        if reply[0] == "bug":
+            raise ParseError(f"parsing the feed at {job.url} failed in its worker:\n{reply[1]}")
+        parsed: ParsedFeed = _answer(reply, ParseError)
+        return parsed
+
+    async def _work(self, job: PageJob | FeedJob, budget: float) -> tuple[Any, ...]:
+        """The worker's reply to ``job``, run in the next free slot under ``budget`` seconds."""
         slot = await self._free.get()
         try:
-            return await self._run_in(slot, job)
+            return await self._run_in(slot, job, budget)
         finally:
             self._free.put_nowait(slot)
 
-    async def _run_in(self, slot: _Slot, job: PageJob) -> Analysis:
+    async def _run_in(self, slot: _Slot, job: PageJob | FeedJob, budget: float) -> tuple[Any, ...]:
         if slot.alive and slot.done >= self.max_tasks:
             slot.retire()
         conn = slot.conn if slot.alive and slot.conn is not None else None
@@ -181,14 +236,14 @@ class WorkerPool:
             conn = await slot.start(self._ctx, self.spec)
         try:
             conn.send(job)  # the worker waits in recv: the deadline starts now
-            async with asyncio.timeout(self.timeout):
-                reply = await _reply(conn)
+            async with asyncio.timeout(budget):
+                reply: tuple[Any, ...] = await _reply(conn)
         except TimeoutError:
             slot.kill()
             self.killed += 1
+            what = "feed parsing" if isinstance(job, FeedJob) else "extraction"
             raise WorkerTimeoutError(
-                f"{job.url}: extraction still running after {self.timeout:g} s; its worker "
-                "process was killed"
+                f"{job.url}: {what} still running after {budget:g} s; its worker process was killed"
             ) from None
         except (EOFError, OSError) as exc:
             slot.kill()
@@ -200,7 +255,8 @@ class WorkerPool:
             slot.kill()
             raise
         slot.done += 1
-        return _result(reply, job)
+        slot.cpu = reply[-1]
+        return reply
 
     def close(self) -> None:
         """Stop every worker process (running jobs are abandoned)."""
@@ -208,14 +264,11 @@ class WorkerPool:
             slot.retire()
 
 
-def _result(reply: tuple[Any, ...], job: PageJob) -> Analysis:
-    kind = reply[0]
-    if kind == "ok":
-        result: Analysis = reply[1]
-        return result
-    if kind == "error":
-        raise ExtractError(reply[1], transient=reply[2])
-    raise RuntimeError(f"extraction of {job.url} failed in its worker:\n{reply[1]}")
+def _answer(reply: tuple[Any, ...], error: type[ExtractError] | type[ParseError]) -> Any:
+    """The result an ``ok`` reply carries; an ``error`` reply raised as ``error``."""
+    if reply[0] == "error":
+        raise error(reply[1], transient=reply[2])
+    return reply[1]
 
 
 async def _reply(conn: Connection) -> Any:

@@ -22,8 +22,10 @@ even before they are pruned.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -159,23 +161,30 @@ def fingerprint(text: str, *, num_perm: int = 128, shingle: int = 5) -> Fingerpr
 def shingle_hashes(words: Sequence[str], size: int) -> npt.NDArray[np.uint32]:
     """Distinct 32-bit hashes of the word ``size``-grams (one gram if the text is shorter).
 
-    Each distinct word is hashed once (first 4 bytes of its UTF-8 SHA-1, little-endian,
-    as datasketch's ``sha1_hash32``); a gram's hash chains its words' hashes through the
-    MurmurHash3 finalizer, vectorised over all positions. Stored signatures depend on this
-    definition: changing it means re-signing the window (tests pin a known value).
+    A word's hash is the first 4 bytes of its UTF-8 SHA-1, little-endian, as datasketch's
+    ``sha1_hash32`` (cached per process: SHA-1 runs once per distinct word); a gram's hash
+    chains its words' hashes through the MurmurHash3 finalizer, vectorised over all
+    positions. Stored signatures depend on this definition: changing it means re-signing the
+    window (tests pin a known value).
     """
     if not words:
         return np.empty(0, dtype=np.uint32)
-    vocabulary: dict[str, int] = {}
-    ids = [vocabulary.setdefault(w, len(vocabulary)) for w in words]
-    digests = b"".join([hashlib.sha1(w.encode("utf-8")).digest()[:4] for w in vocabulary])
-    sequence = np.frombuffer(digests, dtype="<u4").astype(np.uint32)[np.asarray(ids)]
+    # One cache lookup per word (in C); SHA-1 only for words the process has not seen.
+    digests = b"".join(map(_word_hash, words))
+    sequence = np.frombuffer(digests, dtype="<u4").astype(np.uint32)
     size = min(size, len(words))
     count = len(words) - size + 1
     hashed = np.full(count, _GRAM_BASIS, dtype=np.uint32)
     for offset in range(size):
         hashed = _fmix32(hashed * _GRAM_PRIME + sequence[offset : offset + count])
     return np.unique(hashed)
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_hash(word: str) -> bytes:
+    """First 4 bytes of the word's UTF-8 SHA-1. Cached: a news vocabulary is small and
+    repeats from article to article (64k words, a few MB per process, worker or daemon)."""
+    return hashlib.sha1(word.encode("utf-8")).digest()[:4]
 
 
 def _signature_of_words(words: Sequence[str], num_perm: int, shingle: int) -> Signature:
@@ -257,6 +266,14 @@ def _paragraphs(text: str) -> list[str]:
 # 0.5 sits in that gap with room for MinHash noise (sd ~0.045 at 128 permutations).
 DEFAULT_THRESHOLD = 0.5
 _LSH_WEIGHTS = (0.2, 0.8)  # (false positive, false negative) weights for choosing bands
+# A MinHash estimate is off by up to ~3 standard deviations (sd <= 0.5/sqrt(num_perm)): a
+# rewritten short story of true similarity 0.60 was estimated at 0.48 and alerted as new.
+# Candidates estimated that close to the threshold are judged on their exact shingle Jaccard
+# when both shingle sets are at hand: the index keeps them for bodies up to EXACT_WORDS words
+# (<= 1.6 KB each, the size of a signature row), which is where rewrites move the most.
+EXACT_WORDS = 400
+_EXACT_SIGMAS = 3.0
+_RECENT_SHINGLES = 1024  # checked bodies whose shingles wait for ``add`` (by body hash)
 
 
 @dataclass(frozen=True)
@@ -327,7 +344,9 @@ class DedupIndex:
 
     Lookups cost the same at 1k and 100k entries (see ``benchmarks/bench_dedup.py``). Memory
     is ~2-3 KB per entry at the defaults (see :mod:`monitor.dedup.lsh`): one packed signature
-    row, ~30 band-table entries, a few numpy fields and the URL and body-hash strings.
+    row, ~30 band-table entries, a few numpy fields and the URL and body-hash strings, plus
+    the shingle hashes of a body of at most ``EXACT_WORDS`` words (<= 1.6 KB) added after it
+    was checked here, for exact verification near the threshold.
     Entries live in numbered slots, reused after ``prune``: per-slot numpy arrays and lists,
     no Python object per article beyond its strings and ids.
     """
@@ -349,6 +368,11 @@ class DedupIndex:
         self._occupied = np.zeros(0, dtype=bool)
         self._urls: list[str] = []
         self._hashes: list[str] = []
+        self._shingles: list[npt.NDArray[np.uint32] | None] = []  # short bodies only
+        # Shingles of recently checked short bodies, for ``add`` of the same body (the caller
+        # checks, stores, then adds): bounded, oldest dropped first.
+        self._recent: OrderedDict[str, npt.NDArray[np.uint32]] = OrderedDict()
+        self._margin = _EXACT_SIGMAS * 0.5 / math.sqrt(cfg.num_perm)
 
     @classmethod
     def rebuild(
@@ -390,6 +414,7 @@ class DedupIndex:
         self._occupied[slot] = True
         self._urls[slot] = record.canonical_url
         self._hashes[slot] = record.body_hash
+        self._shingles[slot] = self._recent.get(record.body_hash)
         # Newest wins: its mapping outlives the older copies when the window slides.
         self._by_url[record.canonical_url] = slot
         self._by_hash[record.body_hash] = slot
@@ -408,6 +433,7 @@ class DedupIndex:
         """Classify an incoming article against the window ending at ``at``. ``fingerprint``:
         the body's, when already computed with this index's settings (``body`` is then unread)."""
         cfg = self._config
+        words: list[str] | None = None
         if fingerprint is None:
             words = _words(body)
             sig = _signature_of_words(words, cfg.num_perm, cfg.shingle)
@@ -415,6 +441,12 @@ class DedupIndex:
         else:
             sig = Signature.from_bytes(fingerprint.signature)
             digest, count = fingerprint.body_hash, fingerprint.words
+        shingles: npt.NDArray[np.uint32] | None = None
+        if cfg.min_words <= count <= EXACT_WORDS:
+            words = words if words is not None else _words(body)
+            if len(words) == count:  # the body the fingerprint was made from
+                shingles = shingle_hashes(words, cfg.shingle)
+                self._remember(digest, shingles)
         horizon = _micros(_utc(at) - cfg.window - _EPOCH)
 
         def verdict(kind: VerdictKind, slot: int | None, sim: float | None) -> DedupVerdict:
@@ -430,7 +462,7 @@ class DedupIndex:
         exact = self._live(self._by_hash.get(digest), horizon)
         if exact is not None:
             return verdict("exact", exact, 1.0)
-        near, similarity = self._nearest(sig, horizon)
+        near, similarity = self._nearest(sig, horizon, shingles)
         if near is not None:
             return verdict("near", near, similarity)
         return verdict("new", None, None)
@@ -457,6 +489,7 @@ class DedupIndex:
             self._occupied = _grown(self._occupied, size)
         self._urls.append("")
         self._hashes.append("")
+        self._shingles.append(None)
         return slot
 
     def _remove(self, slot: int) -> None:
@@ -469,18 +502,29 @@ class DedupIndex:
         self._lsh.remove(slot)
         self._occupied[slot] = False
         self._urls[slot] = self._hashes[slot] = ""
+        self._shingles[slot] = None
         self._free.append(slot)
 
     def _live(self, slot: int | None, horizon: int) -> int | None:
         return slot if slot is not None and self._seen[slot] >= horizon else None
 
-    def _nearest(self, sig: Signature, horizon: int) -> tuple[int | None, float | None]:
+    def _remember(self, digest: str, shingles: npt.NDArray[np.uint32]) -> None:
+        self._recent[digest] = shingles
+        self._recent.move_to_end(digest)
+        while len(self._recent) > _RECENT_SHINGLES:
+            self._recent.popitem(last=False)
+
+    def _nearest(
+        self, sig: Signature, horizon: int, shingles: npt.NDArray[np.uint32] | None = None
+    ) -> tuple[int | None, float | None]:
         if sig.is_empty:
             return None, None
         slots = self._lsh.query(sig.hashvalues)
         slots = slots[self._seen[slots] >= horizon]
         # LSH candidates are only likely matches: confirm against the threshold.
         similarity = self._lsh.agreement(sig.hashvalues, slots) / self._config.num_perm
+        if shingles is not None:
+            self._verify_exactly(slots, similarity, shingles)
         confirmed = similarity >= self._config.threshold
         slots, similarity = slots[confirmed], similarity[confirmed]
         if not slots.shape[0]:
@@ -489,10 +533,32 @@ class DedupIndex:
         best = int(np.lexsort((self._article[slots], self._seen[slots], -similarity))[0])
         return int(slots[best]), float(similarity[best])
 
+    def _verify_exactly(
+        self,
+        slots: npt.NDArray[np.int64],
+        similarity: npt.NDArray[np.float64],
+        shingles: npt.NDArray[np.uint32],
+    ) -> None:
+        """Replace, in place, the estimates within the margin of the threshold by the exact
+        Jaccard of the shingle sets, where the candidate's are kept."""
+        near = np.abs(similarity - self._config.threshold) <= self._margin
+        for i in np.flatnonzero(near).tolist():
+            theirs = self._shingles[int(slots[i])]
+            if theirs is not None:
+                similarity[i] = exact_jaccard(shingles, theirs)
+
     def _decode(self, data: bytes) -> npt.NDArray[np.uint32] | None:
         if len(data) != 4 * self._config.num_perm:
             return None  # unusable: the article is matched by URL and body hash only
         return np.frombuffer(data, dtype="<u4").astype(np.uint32)
+
+
+def exact_jaccard(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float:
+    """Jaccard similarity of two sets of distinct shingle hashes (``shingle_hashes``)."""
+    if not a.shape[0] and not b.shape[0]:
+        return 1.0
+    common = int(np.intersect1d(a, b, assume_unique=True).shape[0])
+    return common / (int(a.shape[0]) + int(b.shape[0]) - common)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

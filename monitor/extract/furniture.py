@@ -23,7 +23,7 @@ _LINK_LINE = re.compile(rf"^[\W_]*(?:{_LINK_LEAD})\b\s*(?:[:>»|\-–—]|\.{{3}
 _LINK_HEADING = re.compile(rf"^[\W_]*(?:{_LINK_LEAD})\s*(?:[:>»|\-–—]|\.{{3}}|…)?\s*$", re.I)
 
 # Whole lines that are captions, credits, tag lists, share bars, ads or boilerplate.
-_FURNITURE = re.compile(
+_FURNITURE_LEAD = (
     r"^[\W_]*(?:"
     r"sumber\s+(?:gambar|foto|image)|foto|photo|gambar|image|ilustrasi|caption|keterangan\s+foto"
     r"|kredit\s+foto|credit|tags?|topik(?:\s+terkait)?|kata\s+kunci|keywords?|filed\s+under"
@@ -35,10 +35,11 @@ _FURNITURE = re.compile(
     r"|baca\s+selengkapnya.{0,60}|read\s+more.{0,60}"
     r"|\d+\s+min(?:ute)?s?\s+read|dibaca\s+\d+\s+menit)\W*$"
     r"|^\W*(?:copyright|hak\s+cipta|©|\(c\)).*$"
-    r"|.*all\s+rights?\s+reserved\W*$"
-    r"|^\W*(?:https?://|www\.)\S*\W*$",
-    re.IGNORECASE,
+    r"|^\W*(?:https?://|www\.)\S*\W*$"
 )
+# "... All rights reserved." ends a line: matched on the reversed line, so that a long
+# paragraph costs one failed look at its last characters instead of a scan along it.
+_RESERVED_REVERSED = re.compile(r"\W*devreser\s+s?thgir\s+lla", re.IGNORECASE)
 
 # A short line ending in a photo credit is a caption: "... (Ilustrasi)", "(REUTERS/Gleb Garanich)".
 _CAPTION = re.compile(
@@ -58,12 +59,17 @@ _END = re.compile(
     re.IGNORECASE,
 )
 
+# Every line-start pattern in one pass; the group that matched says what the line is, tried in
+# the order the lines are judged: the end of the article, a bare "Baca juga:", then links and
+# furniture (a headline under a bare "Baca juga:" is told apart before those).
+_LINE = re.compile(
+    rf"(?P<end>{_END.pattern})|(?P<heading>{_LINK_HEADING.pattern})"
+    rf"|(?P<link>{_LINK_LINE.pattern})|(?P<furniture>{_FURNITURE_LEAD})",
+    re.IGNORECASE,
+)
+
 _HEADLINE_MAX = 160
 _LINKS_MAX = 5  # headlines listed under one bare "Baca juga:" line
-
-
-def _is_link_heading(line: str) -> bool:
-    return bool(_LINK_HEADING.match(line))
 
 
 def _is_caption(line: str) -> bool:
@@ -82,19 +88,21 @@ def strip_furniture(body: str) -> str:
     links_left = 0
     for raw in lines:
         line = raw.strip()
-        if _END.match(line):
-            break
-        if not line:
+        if not line:  # (no end marker is blank)
             kept.append(raw)
             continue
-        if _is_link_heading(line):
+        m = _LINE.match(line)
+        what = m.lastgroup if m is not None else None
+        if what == "end":
+            break
+        if what == "heading":
             links_left = _LINKS_MAX
             continue
         if links_left and _looks_like_headline(line):
             links_left -= 1
             continue
         links_left = 0
-        if _LINK_LINE.match(line) or _FURNITURE.match(line) or _is_caption(line):
+        if what is not None or _RESERVED_REVERSED.match(line[::-1]) or _is_caption(line):
             continue
         kept.append(raw)
     return "\n".join(kept).strip("\n")

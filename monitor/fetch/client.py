@@ -245,8 +245,9 @@ class Fetcher:
     ) -> FetchResult:
         """GET ``url`` and return its body, or raise a FetchError subclass.
 
-        ``trusted``: the operator configured this exact URL, so the private-address guard is
-        skipped for its host (also for redirects within that host); other hosts are checked.
+        ``trusted``: the operator configured this exact URL, so its first hop may reach a
+        private address. Every redirect is vetted, also one back to the same host: it may
+        land only on a public address or on an address that host had at the first hop.
         ``allowed_types``: accepted media types (e.g. FEED_TYPES); others raise
         UnsupportedContentError before the body is read.
         """
@@ -290,9 +291,23 @@ class Fetcher:
     ) -> FetchResult:
         current = _parse_url(url, url)
         trusted_host = current.raw_host if trusted else None
+        # The configured feed's own addresses as resolved at its first hop: a redirect back to
+        # that host is still vetted (DNS may answer differently by then), and may land only on
+        # a public address or on one of these.
+        accepted: frozenset[str] = frozenset()
         chain = [str(current)]
-        for _ in range(self.policy.max_redirects + 1):
-            outcome = await self._hop(url, current, headers, trusted_host, allowed_types)
+        for hop in range(self.policy.max_redirects + 1):
+            first_trusted = trusted and hop == 0
+            same_host = trusted_host is not None and current.raw_host == trusted_host
+            outcome, addresses = await self._hop(
+                url,
+                current,
+                headers,
+                None if first_trusted else (accepted if same_host else frozenset()),
+                allowed_types,
+            )
+            if first_trusted:
+                accepted = frozenset(addresses)
             if isinstance(outcome, FetchResult):
                 return outcome
             current = outcome
@@ -310,17 +325,20 @@ class Fetcher:
         original: str,
         target: httpx.URL,
         headers: dict[str, str],
-        trusted_host: bytes | None,
+        accepted: frozenset[str] | None,
         allowed_types: frozenset[str] | None,
-    ) -> FetchResult | httpx.URL:
-        """One request: vet the host, send, and return the result or the next URL."""
+    ) -> tuple[FetchResult | httpx.URL, list[str]]:
+        """One request: vet the host, send, and return the result or the next URL, with the
+        addresses vetted. ``accepted``: addresses allowed even if not public (None: any, for
+        the first hop of a URL the operator configured)."""
         host = target.raw_host.decode("ascii")
         port = target.port or _DEFAULT_PORTS[target.scheme]
         try:
             addresses = await check_host(
                 host,
                 port,
-                allow_private=self.policy.allow_private or target.raw_host == trusted_host,
+                allow_private=self.policy.allow_private or accepted is None,
+                accepted=accepted or frozenset(),
                 resolver=self._resolver,
             )
         except (BlockedAddressError, NetworkError) as exc:
@@ -332,8 +350,10 @@ class Fetcher:
                     if response.status_code in _REDIRECT_STATUSES and "location" in (
                         response.headers
                     ):
-                        return _parse_url(_join(target, response.headers["location"]), original)
-                    return await self._result(original, target, response, allowed_types)
+                        location = _join(target, response.headers["location"])
+                        return _parse_url(location, original), addresses
+                    result = await self._result(original, target, response, allowed_types)
+                    return result, addresses
         except httpx.TransportError as exc:
             raise _transport_error(exc, str(target), f"{host}:{port}", self.policy) from exc
 

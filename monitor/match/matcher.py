@@ -12,7 +12,10 @@ roles, exclusions), built once per :class:`Lexicon`. Matching runs it once over 
    publication date unless a holder is named next to the role ("a name wins over a role");
 5. topics: a score and a substantive/passing verdict from the topic's relevance rule.
 
-Every hit keeps the lexicon string that fired, its span in the matched text and a snippet.
+Every hit keeps the lexicon string that fired, its span in the matched text and a snippet (cut
+when first read). Every step is linear in the text, or n log n where it sorts: a role mention is
+only compared with the names within ``name_window`` of it, found by bisection, so a page dense
+with offices and names costs no more per character than any other (``match_counted`` counts it).
 """
 
 from __future__ import annotations
@@ -23,20 +26,30 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from itertools import accumulate, chain
 
 import ahocorasick
 
 from monitor.extract import strip_furniture
+from monitor.match.lazyhits import LazySnippets
 from monitor.match.lexicon import CaseCheck, Lexicon, Term, Topic
 from monitor.match.model import Judge, RelevanceModel, TextSpec
+from monitor.match.nearby import Lines, Nearby
 from monitor.match.relevance import Extra, Hit, Kind, Layout, Snippets, pair_score, plain_score
-from monitor.match.textnorm import FoldMap, camel_end, camel_start, fold_map
+from monitor.match.textnorm import (
+    FoldMap,
+    camel_end,
+    camel_start,
+    fold_char,
+    fold_map,
+    folded_words,
+)
 from monitor.models import ActorMention, MatchResult, TopicScore, Via
 
-__all__ = ["Lexicon", "Matcher", "matched_text", "strip_furniture"]
+__all__ = ["Lexicon", "MatchWork", "Matcher", "matched_text", "strip_furniture"]
 
 _VIA_RANK: dict[Via, int] = {"name": 0, "alias": 1, "role": 2}
-_SENTENCE_BREAK = re.compile(r"[.!?]\s|\n")
 
 
 @dataclass(frozen=True)
@@ -47,11 +60,28 @@ class _Entry:
 
 
 @dataclass(frozen=True)
+class MatchWork:
+    """How much work one ``match`` did, in steps rather than seconds.
+
+    Every count grows at most linearly with the text: ``role_candidates`` (people looked at
+    beside role mentions) and ``exclusion_checks`` are what used to grow as mentions × mentions.
+    """
+
+    found: int  # lexicon hits at word boundaries, in the right case
+    hits: int  # hits kept after exclusions and overlaps
+    role_mentions: int  # role and bare-title hits considered
+    role_candidates: int  # people hits compared with a role mention
+    exclusion_checks: int  # exclusion spans compared with a hit
+
+
+@dataclass(frozen=True)
 class _People:
     """Who the article mentions: one hit per mention, and the offices the text gives them."""
 
     hits: tuple[Hit, ...]
     attached: dict[str, frozenset[str]]
+    role_mentions: int = 0
+    role_candidates: int = 0
 
 
 def matched_text(title: str, body: str) -> str:
@@ -79,9 +109,12 @@ class Matcher:
         )
         self._text = model.text if model is not None else text
         self._roles = {r.name: r for r in lexicon.roles}
+        self._holders = {r.name: {x.actor for x in r.holders} for r in lexicon.roles}
         self._actors = {a.name: a for a in lexicon.actors}
         entries = list(_entries(lexicon))
-        self._automaton = _build_automaton(e for e in entries if e.kind not in _MODEL_KINDS)
+        main = [e for e in entries if e.kind not in _MODEL_KINDS]
+        self._automaton = _build_automaton(main)
+        self._capitals = _Capitals.build(main, self._automaton)
         # Cue and background words only feed the relevance model: they are looked for in a
         # second pass, and only in articles where a judged topic has evidence at all.
         model_entries = [e for e in entries if e.kind in _MODEL_KINDS]
@@ -89,18 +122,34 @@ class Matcher:
 
     def match(self, title: str, body: str, published: datetime | None) -> MatchResult:
         """Topics and actors of one article; ``published`` (None = now) resolves roles."""
+        return self.match_counted(title, body, published)[0]
+
+    def match_counted(
+        self, title: str, body: str, published: datetime | None
+    ) -> tuple[MatchResult, MatchWork]:
+        """``match``, and how much work it took (see :class:`MatchWork`)."""
         text = matched_text(title, body)
         folded = fold_map(text)
-        hits = _resolve_overlaps(self._scan(text, folded, self._automaton))
+        found = self._scan(text, folded, self._automaton, self._capitals)
+        hits, exclusion_checks = _resolve_overlaps(found)
         day = _day(published)
         people = self._people(text, hits, day)
-        snippets = Snippets(text)
-        return MatchResult(
+        # Snippets are cut when a hit's snippet is first read (or the result is pickled).
+        snippets = LazySnippets(text)
+        result = MatchResult(
             topics=self._topics_for(
                 _Article(text, len(title), folded), hits, people, day, snippets
             ),
             actors=_mentions(snippets, people.hits),
         )
+        work = MatchWork(
+            found=len(found),
+            hits=len(hits),
+            role_mentions=people.role_mentions,
+            role_candidates=people.role_candidates,
+            exclusion_checks=exclusion_checks,
+        )
+        return result, work
 
     def _model_inputs(
         self, article: _Article
@@ -109,7 +158,7 @@ class Matcher:
         by: dict[tuple[str, str], list[Hit]] = defaultdict(list)
         if self._model_automaton is not None:
             found = self._scan(article.text, article.folded, self._model_automaton)
-            for h in _resolve_overlaps(found):
+            for h in _resolve_overlaps(found)[0]:
                 by[(h.kind, h.owner)].append(h)
         title = article.text[: article.title_len]
         words = self._text.words(title, article.text[article.title_len :]) if self._text else {}
@@ -117,13 +166,29 @@ class Matcher:
 
     # -- scanning -------------------------------------------------------------------------
 
-    def _scan(self, text: str, folded: FoldMap, automaton: ahocorasick.Automaton) -> list[Hit]:
+    def _scan(
+        self,
+        text: str,
+        folded: FoldMap,
+        automaton: ahocorasick.Automaton,
+        capitals: _Capitals | None = None,
+    ) -> list[Hit]:
+        """Hits of ``automaton``'s keys at word boundaries (or seams), in the right case; in no
+        particular order. ``capitals``, when given, holds ``automaton`` without its
+        capitals-only keys, and finds those apart (see :class:`_Capitals`)."""
         ftext, size = folded.text, len(folded.text)
         starts, deltas = folded.starts, folded.deltas
+        seams = len(starts)
+        clitics = self.lexicon.clitics
+        raw: Iterable[tuple[int, _Value]] = ()
+        if capitals is not None:
+            written = capitals.written(text, folded)
+            if written is not None:
+                raw = chain(capitals.rest.iter(ftext), written)
+        raw = raw or automaton.iter(ftext)
         found: list[Hit] = []
-        for last, (length, word_first, word_last, entries) in automaton.iter(ftext):
+        for last, (length, word_first, word_last, entries) in raw:
             start, end = last - length + 1, last + 1
-            # Most raw hits sit inside a longer word ("as" in "pasukan"): reject those cheaply.
             if word_first and start and ftext[start - 1].isalnum():
                 o = start + deltas[bisect_right(starts, start) - 1]
                 cur = text[o]
@@ -135,22 +200,32 @@ class Matcher:
                 word_last
                 and end < size
                 and ftext[end].isalnum()
-                and not _right_ok(text, folded, end, self.lexicon.clitics)
+                and not _right_ok(text, folded, end, clitics)
             ):
                 continue
-            lo = start + deltas[bisect_right(starts, start) - 1]
-            hi = end + deltas[bisect_right(starts, end - 1) - 1]
+            j = bisect_right(starts, start) - 1
+            delta = deltas[j]
+            lo = start + delta
+            if j + 1 < seams and starts[j + 1] <= last:  # a seam inside the hit
+                delta = deltas[bisect_right(starts, last) - 1]
+            hi = end + delta
+            checked: tuple[CaseCheck, ...] = ()
+            passed = True
             for kind, owner, term, checks in entries:
-                if not checks or _case_ok(text, folded, start, checks):
-                    found.append(Hit(kind, owner, term, lo, hi))
+                if checks and checks != checked:  # entries of a key mostly share their checks
+                    checked = checks
+                    passed = _case_ok(text, folded, start, checks, (length, lo, hi))
+                if not checks or passed:
+                    found.append(_new_hit(Hit, (kind, owner, term, lo, hi)))
         return found
 
     # -- actors ---------------------------------------------------------------------------
 
     def _people(self, text: str, hits: Sequence[Hit], day: date) -> _People:
         """Names, aliases, short forms of people named in full, and resolved roles."""
-        shadowed = {h.owner for h in hits if h.kind == "namesake"}
-        full = {h.owner for h in hits if h.kind in ("name", "alias") and " " in h.term.strip()}
+        mentioned = [h for h in hits if h.kind in _PEOPLE_KINDS]
+        shadowed = {h.owner for h in mentioned if h.kind == "namesake"}
+        full = {h.owner for h in mentioned if h.kind in ("name", "alias") and " " in h.term.strip()}
 
         def names_actor(h: Hit) -> bool:
             # With a namesake around ("Daniil Medvedev"), a bare surname is not enough.
@@ -158,22 +233,31 @@ class Matcher:
                 return True
             return h.kind == "alias" and (h.owner not in shadowed or h.owner in full)
 
-        named = {h.owner for h in hits if names_actor(h)}
-        people = [h for h in hits if names_actor(h) or (h.kind == "short" and h.owner in named)]
+        naming = [names_actor(h) for h in mentioned]
+        named = {h.owner for h, yes in zip(mentioned, naming, strict=True) if yes}
+        people = [
+            h
+            for h, yes in zip(mentioned, naming, strict=True)
+            if yes or (h.kind == "short" and h.owner in named)
+        ]
         resolved = list(people)
         anchors: dict[tuple[str, bool], str] = {}
         elsewhere: set[str] = set()
         attached: dict[str, set[str]] = defaultdict(set)
+        nearby = Nearby(people)
+        lines = Lines(text)
+        mentions = 0
         for h in hits:
             if h.kind not in ("role", "title"):
                 continue
+            mentions += 1
             role = self._roles[h.owner]
             prev = _word_before(text, h.start)
             if prev in self.lexicon.role_blockers:
                 continue  # "pemilihan presiden AS": the office, not its holder
             former = prev in self.lexicon.former_markers
-            holders = {x.actor for x in role.holders}
-            beside = _named_beside(text, h, people, holders, self.lexicon.name_window)
+            holders = self._holders[role.name]
+            beside = nearby.holder_beside(text, h, holders, self.lexicon.name_window)
             if beside is not None:
                 # A name wins over the role; the text says this person holds the office.
                 if not former:
@@ -182,7 +266,7 @@ class Matcher:
                 continue
             if h.kind == "title":
                 continue  # a bare "Sekjen" only matters next to a name
-            if role.name in elsewhere or _other_name_follows(text, h.end):
+            if role.name in elsewhere or _other_name_follows(text, h.end, lines):
                 # "Secretary of State Pratikno", "Defence Secretary John Healey", "Secretary
                 # of State for Northern Ireland": another country's office, and so are the
                 # article's later bare mentions of it.
@@ -193,16 +277,23 @@ class Matcher:
             if who:
                 resolved.append(Hit("role", who, h.term, h.start, h.end))
         resolved.sort(key=lambda h: (h.start, h.end))
-        return _People(tuple(resolved), {k: frozenset(v) for k, v in attached.items()})
+        return _People(
+            tuple(resolved),
+            {k: frozenset(v) for k, v in attached.items()},
+            mentions,
+            nearby.compared,
+        )
 
     def _links(self, people: _People, day: date) -> dict[str, frozenset[str]]:
         """Topics each mentioned person speaks for: their own, or an office held or given."""
         links: dict[str, frozenset[str]] = {}
-        for name in {h.owner for h in people.hits}:
+        names = {h.owner for h in people.hits}
+        held = [(r, r.holder_on(day)) for r in self.lexicon.roles if r.topics] if names else []
+        for name in names:
             topics = set(self._actors[name].topics)
             given = people.attached.get(name, frozenset())
-            for role in self.lexicon.roles:
-                if role.topics and (role.name in given or role.holder_on(day) == name):
+            for role, holder in held:
+                if role.name in given or holder == name:
                     topics.update(role.topics)
             links[name] = frozenset(topics)
         return links
@@ -264,7 +355,9 @@ class Matcher:
         """
         out: list[tuple[Hit, frozenset[str]]] = []
         sides = frozenset(topic.pair or ())
-        for h, titled in signals.hits:
+        # Only hits owned by the topic or one of its sides can speak for it; in text order.
+        owned = [signals.by_owner.get(o, ()) for o in sides | {topic.name}]
+        for _, h, titled in sorted(chain.from_iterable(owned), key=_first):
             own: frozenset[str] | None = None
             if h.kind == "topic" and h.owner == topic.name:
                 own = sides or frozenset({"terms"})
@@ -294,34 +387,37 @@ class _Article:
 
 
 _MODEL_KINDS = frozenset({"cue", "background"})
+# ``Hit(...)`` goes through a Python-level ``__new__``; the tuple's own is a third faster, and
+# the scan makes one per hit kept.
+_new_hit = tuple.__new__
+_PEOPLE_KINDS = frozenset({"name", "alias", "short", "namesake"})
 
 
 @dataclass(frozen=True)
 class _Signals:
-    """Topic and group hits, each with whether it sits inside an office title."""
+    """Topic and group hits by owner, each with its rank in the text and whether it sits
+    inside an office title."""
 
-    hits: tuple[tuple[Hit, bool], ...]
+    by_owner: dict[str, list[tuple[int, Hit, bool]]]
     core_groups: frozenset[str]
 
 
+def _first(ranked: tuple[int, Hit, bool]) -> int:
+    return ranked[0]
+
+
 def _signal_hits(hits: Sequence[Hit]) -> _Signals:
-    # Role hits never overlap each other (longest wins), so only the last one starting at or
-    # before a hit can contain it.
+    """``hits`` in text order. Role hits never overlap each other (longest wins), so only the
+    last one starting at or before a hit can contain it: one sweep finds it for every hit."""
     roles = [h for h in hits if h.kind == "role"]
-    role_starts = [r.start for r in roles]
-
-    def titled(h: Hit) -> bool:
-        i = bisect_right(role_starts, h.start) - 1
-        return i >= 0 and roles[i].end >= h.end
-
-    return _Signals(
-        tuple(
-            (h, bool(roles) and titled(h))
-            for h in hits
-            if h.kind in ("topic", "group", "group_context")
-        ),
-        frozenset(h.owner for h in hits if h.kind == "group"),
-    )
+    passed = 0  # roles starting at or before the current hit
+    by_owner: dict[str, list[tuple[int, Hit, bool]]] = defaultdict(list)
+    for i, h in enumerate(hits):
+        if h.kind in ("topic", "group", "group_context"):
+            while passed < len(roles) and roles[passed].start <= h.start:
+                passed += 1
+            by_owner[h.owner].append((i, h, passed > 0 and roles[passed - 1].end >= h.end))
+    return _Signals(by_owner, frozenset(h.owner for h in hits if h.kind == "group"))
 
 
 # -- building -----------------------------------------------------------------------------
@@ -366,6 +462,79 @@ def _build_automaton(entries: Iterable[_Entry]) -> ahocorasick.Automaton:
 
 # -- scanning helpers ---------------------------------------------------------------------
 
+_Value = tuple[int, bool, bool, tuple[tuple[Kind, str, str, tuple[CaseCheck, ...]], ...]]
+
+
+@dataclass(frozen=True)
+class _Capitals:
+    """Keys that only count written in capitals ("AS", "US"), found apart from the others.
+
+    As lower-case automaton keys they fire inside most words ("pasukan", "khusus"), three raw
+    hits in four, each rejected one by one. Where the text's capitals are all plain A-Z (see
+    ``written``), those keys are looked for as written ("AS") in the original text instead,
+    and ``rest`` (the automaton without them) finds the others: the same hits, far fewer
+    rejected.
+    """
+
+    rest: ahocorasick.Automaton
+    keys: tuple[tuple[bytes, str, _Value], ...]  # (as written, key, automaton value)
+
+    @classmethod
+    def build(cls, entries: Sequence[_Entry], automaton: ahocorasick.Automaton) -> _Capitals | None:
+        by_key: dict[str, list[_Entry]] = defaultdict(list)
+        for e in entries:
+            by_key[e.term.key].append(e)
+        capitals = {
+            key
+            for key, group in by_key.items()
+            if key.isascii()
+            and key.isalpha()
+            and all(e.term.case_checks == ((0, len(key), "exact"),) for e in group)
+        }
+        if not capitals:
+            return None
+        return cls(
+            _build_automaton(e for e in entries if e.term.key not in capitals),
+            tuple(
+                (key.upper().encode("ascii"), key, automaton.get(key)) for key in sorted(capitals)
+            ),
+        )
+
+    def written(self, text: str, folded: FoldMap) -> list[tuple[int, _Value]] | None:
+        """The raw hits of the capitals-only keys, as the full automaton would report those of
+        them written in capitals; None when the text has other capitals (or letters folding
+        to nothing) that could fold into a key, and the full automaton must run."""
+        # One byte per character, every non-ASCII one a "?": searched like the text, faster.
+        raw = text.encode("ascii", "replace")
+        if not text.isascii():
+            at = raw.find(b"?")
+            while at != -1:
+                if text[at] != "?" and not _plain_non_ascii(text[at]):
+                    return None
+                at = raw.find(b"?", at + 1)
+        bases = [s + d for s, d in zip(folded.starts, folded.deltas, strict=True)]
+        ftext = folded.text
+        out: list[tuple[int, _Value]] = []
+        for written, key, value in self.keys:
+            o = raw.find(written)
+            while o != -1:
+                start = o - folded.deltas[bisect_right(bases, o) - 1]
+                if folded.orig(start) != o or not ftext.startswith(key, start):
+                    return None  # (not expected: every character here folds to itself)
+                out.append((start + len(key) - 1, value))
+                o = raw.find(written, o + 1)
+        return out
+
+
+@lru_cache(maxsize=4096)
+def _plain_non_ascii(ch: str) -> bool:
+    """A character no capitals-only key can hide in: it folds to at least one character and,
+    if that holds a letter, is itself a lower-case letter (which the case check refuses)."""
+    folded = fold_char(ch)
+    return bool(folded) and (
+        (ch.isalpha() and ch.islower()) or not any(c.isalpha() for c in folded)
+    )
+
 
 def _left_ok(text: str, folded: FoldMap, start: int) -> bool:
     """A hit starting inside a word: only at a camel-case seam of a glued token."""
@@ -386,11 +555,26 @@ def _right_ok(text: str, folded: FoldMap, end: int, clitics: Sequence[str]) -> b
     return False
 
 
-def _case_ok(text: str, folded: FoldMap, start: int, checks: Sequence[CaseCheck]) -> bool:
+def _case_ok(
+    text: str,
+    folded: FoldMap,
+    start: int,
+    checks: Sequence[CaseCheck],
+    whole: tuple[int, int, int],  # the key's length, and the hit's span in the text
+) -> bool:
     for offset, length, mode in checks:
-        lo = folded.orig(start + offset)
-        hi = folded.orig(start + offset + length - 1) + 1
-        letters = [c for c in text[lo:hi] if c.isalpha()]
+        if offset == 0 and length == whole[0]:  # the whole key ("NATO"): its span is known
+            lo, hi = whole[1], whole[2]
+        else:
+            lo = folded.orig(start + offset)
+            hi = folded.orig(start + offset + length - 1) + 1
+        word = text[lo:hi]
+        if word.isascii() and word.isalpha():  # the usual "AS": every character a letter
+            title = word[0].isupper() and (len(word) == 1 or word[1:].islower())
+            if not (word.isupper() or (mode == "upper_or_title" and title)):
+                return False
+            continue
+        letters = [c for c in word if c.isalpha()]
         if not letters:
             return False
         upper = all(c.isupper() for c in letters)
@@ -400,15 +584,30 @@ def _case_ok(text: str, folded: FoldMap, start: int, checks: Sequence[CaseCheck]
     return True
 
 
-def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
-    """Drop hits inside exclusions, then keep the longest hit among overlapping ones of a kind."""
-    excluded = [h for h in hits if h.kind == "exclude"]
-    kept = [
-        h
-        for h in hits
-        if h.kind != "exclude"
-        and (not excluded or h.kind == "namesake" or not any(x.contains(h) for x in excluded))
-    ]
+def _resolve_overlaps(hits: list[Hit]) -> tuple[list[Hit], int]:
+    """Drop hits inside exclusions, then keep the longest hit among overlapping ones of a kind.
+
+    Also returns the exclusion checks made: one per hit tested, whatever the exclusions' count.
+    """
+    excluded = sorted((h.start, h.end) for h in hits if h.kind == "exclude")
+    checks = 0
+    if excluded:
+        # An exclusion contains a hit when it starts at or before the hit and ends at or after
+        # it: the furthest end among exclusions starting by the hit's start says it at once.
+        x_starts = [s for s, _ in excluded]
+        reach = list(accumulate((e for _, e in excluded), max))
+        kept = []
+        for h in hits:
+            if h.kind == "exclude":
+                continue
+            if h.kind != "namesake":
+                checks += 1
+                i = bisect_right(x_starts, h.start)
+                if i and reach[i - 1] >= h.end:
+                    continue
+            kept.append(h)
+    else:
+        kept = [h for h in hits if h.kind != "exclude"]
     out: list[Hit] = []
     for family in _families(kept).values():
         family.sort(key=lambda h: (h.start, -(h.end - h.start)))
@@ -421,7 +620,7 @@ def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
             chosen.append(h)
         out.extend(chosen)
     out.sort(key=lambda h: (h.start, h.end))
-    return out
+    return out, checks
 
 
 def _families(hits: Iterable[Hit]) -> dict[tuple[str, str], list[Hit]]:
@@ -437,22 +636,6 @@ def _families(hits: Iterable[Hit]) -> dict[tuple[str, str], list[Hit]]:
         else:
             fam[(h.kind, "")].append(h)
     return fam
-
-
-def _named_beside(
-    text: str, role_hit: Hit, people: Sequence[Hit], holders: set[str], window: int
-) -> str | None:
-    """The nearest holder of the role named within ``window`` characters, same sentence."""
-    best: tuple[int, str] | None = None
-    for p in people:
-        if p.owner not in holders:
-            continue
-        lo, hi = (p.end, role_hit.start) if p.end <= role_hit.start else (role_hit.end, p.start)
-        if hi < lo or hi - lo > window or _SENTENCE_BREAK.search(text, lo, hi):
-            continue
-        if best is None or hi - lo < best[0]:
-            best = (hi - lo, p.owner)
-    return best[1] if best else None
 
 
 def _mentions(snippets: Snippets, people: Sequence[Hit]) -> tuple[ActorMention, ...]:
@@ -484,12 +667,12 @@ _FOLLOWING_NAME = re.compile(
 )
 
 
-def _other_name_follows(text: str, end: int) -> bool:
+def _other_name_follows(text: str, end: int, lines: Lines) -> bool:
     """Whether the office at ``text[:end]`` is followed by a name (the caller already knows
     it is not a holder's): "Menteri Sekretaris Negara Pratikno", "Secretary of State for
     Northern Ireland". Acronyms and the words in ``_NOT_A_NAME`` are not names."""
     m = _FOLLOWING_NAME.match(text, end)
-    if m is None or _title_case_line(text, end):
+    if m is None or lines.title_case(end):
         return False
     word = m.group(1).rstrip(".")
     if word.isupper() or word.lower() in _NOT_A_NAME:
@@ -497,17 +680,8 @@ def _other_name_follows(text: str, end: int) -> bool:
     return len(word) > 1
 
 
-def _title_case_line(text: str, pos: int) -> bool:
-    """Headlines and subheadings capitalise (nearly) every word: no name can be told there."""
-    lo = text.rfind("\n", 0, pos) + 1
-    hi = text.find("\n", pos)
-    words = [w for w in text[lo : hi if hi >= 0 else len(text)].split() if w[:1].isalpha()]
-    capital = sum(1 for w in words if w[0].isupper())
-    return len(words) >= 3 and capital >= 0.6 * len(words)
-
-
 def _word_before(text: str, pos: int) -> str:
-    words = fold_map(text[max(0, pos - 24) : pos]).text.split()
+    words = folded_words(text[max(0, pos - 24) : pos])
     return words[-1] if words else ""
 
 

@@ -127,6 +127,14 @@ def fold_map(text: str) -> FoldMap:
     return FoldMap("".join(kept), tuple(starts), tuple(deltas))
 
 
+def folded_words(text: str) -> list[str]:
+    """``fold_map(text).text.split()`` without the map: folding is ``fold_char`` on every
+    character (plain ASCII byte for byte), and collapsing spaces changes no word."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII).decode("ascii").split()
+    return "".join(map(fold_char, text)).split()
+
+
 def _space_run_end(chars: str, at: int) -> int:
     end = at + 2
     while end < len(chars) and chars[end] == " ":

@@ -15,6 +15,16 @@ Pure and synchronous. The bytes pass three gates before feedparser sees them:
 Entries then get a stable id (guid/id, else link, else a hash), an absolute link, a
 plain-text title and a UTC date parsed by :func:`monitor.parse.dates.parse_date` from the raw
 string (feedparser's own ``*_parsed`` only as a fallback).
+
+Every text field leaves this module sanitised once, here, so SQLite and PostgreSQL store the
+same thing (PostgreSQL refuses NUL in text, which used to fail every poll of such a feed):
+NUL and the other C0 control characters except tab, newline and carriage return are removed,
+as are lone surrogates (not encodable as UTF-8). Fields are then capped (:data:`LIMITS`, in
+characters): feed and entry titles 1,000; summaries 20,000; entry ids 2,048 (the column's
+size); a longer text is cut and ends with the marker ``…``. An over-long id keeps its start
+and ends with ``…`` plus a hash of the whole id, so two long ids sharing a prefix stay two
+entries. A link longer than 2,048 characters cannot be cut without pointing elsewhere, so its
+entry is skipped with a note.
 """
 
 from __future__ import annotations
@@ -51,6 +61,17 @@ _PROLOG_ITEM = re.compile(
 _ELEMENT_NAME = re.compile(r"<([A-Za-z_][\w.:-]*)")
 _HTML_ROOTS = frozenset({"html", "head", "body"})
 _DATE_KEYS = ("published", "updated", "created")
+
+TRUNCATION_MARK = "\u2026"
+TITLE_CHARS = 1_000
+SUMMARY_CHARS = 20_000
+ID_CHARS = 2_048
+LINK_CHARS = 2_048
+LIMITS = {"title": TITLE_CHARS, "summary": SUMMARY_CHARS, "id": ID_CHARS, "link": LINK_CHARS}
+# C0 controls except \t \n \r, and every surrogate code point (only lone ones survive decoding).
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# Markup stripping can only shrink text, so reading past this many raw characters is wasted work.
+_RAW_FACTOR = 8
 
 
 def parse_feed(
@@ -102,7 +123,7 @@ def _parse_feed(
     entries = _collect_entries(result.entries, url, default_tz, max_entries, diagnostics)
     feed = result.feed
     return ParsedFeed(
-        title=clean_text(str(feed.get("title", ""))),
+        title=clean_text(str(feed.get("title", "")), TITLE_CHARS),
         entries=entries,
         ttl_minutes=_ttl(feed.get("ttl"), diagnostics),
         bozo=bozo,
@@ -215,33 +236,47 @@ def _collect_entries(
 def _build_entry(
     raw: Mapping[str, Any], feed_url: str, default_tz: tzinfo, diagnostics: list[str]
 ) -> FeedEntry | None:
-    title = clean_text(str(raw.get("title") or ""))
+    title = clean_text(str(raw.get("title") or ""), TITLE_CHARS)
     link = _absolute_link(str(raw.get("link") or ""), feed_url)
     if link is None:
-        label = title or str(raw.get("id") or "(untitled)")
+        label = title or sanitize_text(str(raw.get("id") or "(untitled)"))
         diagnostics.append(f"skipped entry without link: {label[:120]}")
+        return None
+    if len(link) > LINK_CHARS:
+        diagnostics.append(
+            f"skipped entry with a {len(link):,}-character link (limit {LINK_CHARS:,}): "
+            f"{link[:120]}{TRUNCATION_MARK}"
+        )
         return None
     return FeedEntry(
         entry_id=entry_identity(str(raw.get("id") or ""), link, title),
         link=link,
         title=title,
         published=_entry_date(raw, default_tz),
-        summary=clean_text(str(raw.get("summary") or "")),
+        summary=clean_text(str(raw.get("summary") or ""), SUMMARY_CHARS),
     )
 
 
 def entry_identity(guid: str, link: str, title: str) -> str:
-    """GUID/id when present, else the link, else a sha256 of link and title."""
-    guid = guid.strip()
+    """GUID/id when present, else the link, else a sha256 of link and title; sanitised and at
+    most :data:`ID_CHARS` long (a longer one ends with ``…`` and a hash of the whole id)."""
+    guid = sanitize_text(guid).strip()
     if guid:
-        return guid
+        return _bounded_id(guid)
     if link:
-        return link
+        return _bounded_id(sanitize_text(link))
     return "sha256:" + hashlib.sha256(f"{link}\n{title}".encode()).hexdigest()
 
 
+def _bounded_id(value: str) -> str:
+    if len(value) <= ID_CHARS:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    return value[: ID_CHARS - len(digest) - 1] + TRUNCATION_MARK + digest
+
+
 def _absolute_link(link: str, feed_url: str) -> str | None:
-    link = "".join(link.split())  # feeds wrap long URLs over several lines
+    link = "".join(sanitize_text(link).split())  # feeds wrap long URLs over several lines
     if not link:
         return None
     absolute = urljoin(feed_url, link)
@@ -298,13 +333,34 @@ class _TextCollector(HTMLParser):
         self.parts.append(" ")
 
 
-def clean_text(value: str) -> str:
-    """Markup stripped, entities unescaped, double-encoded UTF-8 repaired, spaces collapsed."""
+def sanitize_text(value: str) -> str:
+    """``value`` without NUL, the other C0 controls (tab, newline, CR kept) and lone surrogates."""
+    return _UNSAFE_CHARS.sub("", value)
+
+
+def truncate_text(value: str, limit: int) -> str:
+    """``value`` if at most ``limit`` characters, else its start ending in the marker ``…``
+    (``limit`` characters in all)."""
+    if len(value) <= limit:
+        return value
+    return value[: limit - len(TRUNCATION_MARK)].rstrip() + TRUNCATION_MARK
+
+
+def clean_text(value: str, limit: int | None = None) -> str:
+    """Markup stripped, entities unescaped, double-encoded UTF-8 repaired, spaces collapsed,
+    unsafe characters removed (:func:`sanitize_text`); cut to ``limit`` characters with ``…``."""
     if not value:
         return ""
+    cut = limit is not None and len(value) > limit * _RAW_FACTOR
+    if limit is not None and cut:
+        value = value[: limit * _RAW_FACTOR]
     if "<" in value or "&" in value:
         collector = _TextCollector()
         collector.feed(value)
         collector.close()
         value = html.unescape("".join(collector.parts))
-    return " ".join(repair_mojibake(value).split())
+    # Sanitised after unescaping too: "&#0;" becomes a NUL only then.
+    text = " ".join(sanitize_text(repair_mojibake(value)).split())
+    if limit is None:
+        return text
+    return truncate_text(text + (TRUNCATION_MARK if cut else ""), limit)

@@ -3,7 +3,15 @@ the live event stream (SSE)."""
 
 from monitor.web.app import create_app, day_start
 from monitor.web.dashboard import ago, fmt_time
-from monitor.web.server import StatusServer
+from monitor.web.server import ServerLimits, StatusServer
 from monitor.web.sse import sse_routes
 
-__all__ = ["StatusServer", "ago", "create_app", "day_start", "fmt_time", "sse_routes"]
+__all__ = [
+    "ServerLimits",
+    "StatusServer",
+    "ago",
+    "create_app",
+    "day_start",
+    "fmt_time",
+    "sse_routes",
+]

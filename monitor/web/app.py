@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,12 +46,15 @@ def load_dashboard(engine: Engine, now: datetime, tz: tzinfo) -> DashboardData:
         return DashboardData(
             summary=overview.status_summary(session, day_start=day_start(now, tz)),
             latest=overview.latest_matches(session, limit=20),
-            topics=overview.daily_match_counts(session, kind="topic", days=7, today=today, tz=tz),
+            topics=overview.daily_match_counts(
+                session, kind="topic", days=7, today=today, tz=tz, main_only=True
+            ),
             actors=overview.daily_match_counts(session, kind="actor", days=7, today=today, tz=tz),
             feeds=overview.feed_health(session),
             failed=overview.alerts(session, statuses=["failed"], limit=50),
             now=now,
             tz=tz,
+            channels=overview.channel_health(session),
         )
 
 
@@ -75,6 +78,7 @@ class GaugeReadings:
     pending: int
     failed: int
     feed_health: list[overview.FeedHealth]
+    channels: list[overview.ChannelHealth] = field(default_factory=list)
 
 
 def read_gauges(engine: Engine) -> GaugeReadings:
@@ -88,10 +92,12 @@ def read_gauges(engine: Engine) -> GaugeReadings:
             pending=overview.pending_alerts(session),
             failed=overview.failed_alert_count(session),
             feed_health=overview.feed_health(session),
+            channels=overview.channel_health(session),
         )
 
 
-def refresh_gauges(metrics: Metrics, readings: GaugeReadings) -> None:
+def refresh_gauges(metrics: Metrics, readings: GaugeReadings, now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
     metrics.feeds_total.set(readings.feeds)
     metrics.feeds_unhealthy.set(readings.unhealthy)
     metrics.queue_depth.set(readings.pending)
@@ -100,6 +106,18 @@ def refresh_gauges(metrics: Metrics, readings: GaugeReadings) -> None:
     for f in readings.feed_health:
         if f.enabled:
             metrics.feed_healthy.labels(f.name).set(1 if f.healthy else 0)
+    # A channel whose queue emptied keeps its series at 0 until the process restarts.
+    for gauge in (metrics.channel_queue_age, metrics.channel_pending, metrics.channel_failing):
+        for channel in _channels_of(gauge):
+            gauge.labels(channel).set(0)
+    for c in readings.channels:
+        metrics.channel_queue_age.labels(c.channel).set(c.queue_age(now))
+        metrics.channel_pending.labels(c.channel).set(c.pending)
+        metrics.channel_failing.labels(c.channel).set(1 if c.failing else 0)
+
+
+def _channels_of(gauge: Gauge) -> list[str]:
+    return [s.labels["channel"] for family in gauge.collect() for s in family.samples]
 
 
 class _Handlers:
@@ -142,8 +160,10 @@ class _Handlers:
         if db_problem:
             reasons.append(db_problem)
         ok = beats_ok and db_problem is None
+        # Healthy, but the first heartbeats are not due yet: say so rather than "ok".
+        state = ("starting" if self.health.starting() else "ok") if ok else "unhealthy"
         body = {
-            "status": "ok" if ok else "unhealthy",
+            "status": state,
             "checks": {
                 "event_loop": "ok",
                 "heartbeats": "ok" if beats_ok else "failing",
@@ -168,7 +188,7 @@ class _Handlers:
             readings = await asyncio.wait_for(
                 asyncio.to_thread(read_gauges, self.engine), self.db_timeout
             )
-            refresh_gauges(self.metrics, readings)
+            refresh_gauges(self.metrics, readings, self.clock())
             self.metrics.database_up.set(1)
         except Exception as exc:  # the scrape must still answer: counters live in memory
             log.warning("metrics: could not refresh gauges from the database: %s", exc)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from urllib.parse import urlsplit
 
-from monitor.alert import emphasise
+from monitor.alert import emphasise, is_headline_snippet
 from storage.overview import (
     AlertView,
+    ChannelHealth,
     DailyCounts,
     FeedHealth,
     MatchedArticle,
@@ -26,7 +27,7 @@ PALETTE = ("#2f6db5", "#d9822b", "#3a9d5d", "#b53f5a", "#7a5cb5", "#5a8f9c", "#a
 # Same-origin scripts only (the live-update script served beside /events), nothing external.
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'"
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
 
@@ -40,6 +41,7 @@ class DashboardData:
     failed: Sequence[AlertView]
     now: datetime
     tz: tzinfo
+    channels: Sequence[ChannelHealth] = ()
 
 
 def esc(value: object) -> str:
@@ -217,22 +219,38 @@ def latest_section(articles: Sequence[MatchedArticle], tz: tzinfo) -> str:
             f'<span class="tag{" sub" if sub else ""}">{esc(n)}</span>' for n, sub in a.topics
         )
         actors = " ".join(f'<span class="tag actor">{esc(n)}</span>' for n in a.actors)
-        snippets = "".join(f"<li>{highlight(s.text, a.terms)}</li>" for s in a.snippets)
+        # The headline is the link above: a snippet quoting it again says nothing new.
+        body = [s for s in a.snippets if not is_headline_snippet(s.text, s.term, a.title)]
+        snippets = "".join(f"<li>{highlight(s.text, a.terms)}</li>" for s in body)
         items.append(
             f'<article class="match"><h3>{_link(a.title, a.url)}</h3>'
             f'<div class="meta">{esc(a.source)} · seen {esc(fmt_time(a.seen_at, tz))}'
             f"{' · published ' + esc(fmt_time(a.published_at, tz)) if a.published_at else ''}"
+            f"{story_marks(a)}"
             f'</div><div class="tags">{topics} {actors}</div>'
             f'<ul class="snippets">{snippets}</ul></article>'
         )
     return f'<section id="latest"><h2>Latest matches</h2>{"".join(items)}</section>'
 
 
+def story_marks(a: MatchedArticle) -> str:
+    """Whether the article is a copy of an earlier report, and which alerts it raised."""
+    marks = []
+    if a.copy_of:
+        marks.append(f'<span class="mark copy">copy, first reported by {esc(a.copy_of)}</span>')
+    for channel, status in a.alerts:
+        said = {"sent": "alerted", "digested": "alerted in a digest"}.get(status, f"alert {status}")
+        marks.append(f'<span class="mark alert {esc(status)}">{esc(said)} on {esc(channel)}</span>')
+    return "".join(f" · {m}" for m in marks)
+
+
 def charts_section(topics: DailyCounts, actors: DailyCounts) -> str:
+    label = "Matching articles per topic per day"
     return (
         '<section id="charts"><h2>Last 7 days</h2><div class="charts">'
-        f"<figure><figcaption>Matching articles per topic per day</figcaption>"
-        f"{stacked_day_chart(topics, label='Matching articles per topic per day')}</figure>"
+        f"<figure><figcaption>{label} "
+        '<span class="hint">(each article once, under its main topic)</span></figcaption>'
+        f"{stacked_day_chart(topics, label=label)}</figure>"
         f"<figure><figcaption>Articles per actor (top 12)</figcaption>"
         f"{bar_chart(actors.totals()[:12], label='Articles per actor, last 7 days')}</figure>"
         "</div></section>"
@@ -269,6 +287,30 @@ def feeds_section(feeds: Sequence[FeedHealth], now: datetime, tz: tzinfo) -> str
         empty="No feeds yet.",
     )
     return f'<section id="feeds"><h2>Feed health</h2>{table}</section>'
+
+
+def channels_section(channels: Sequence[ChannelHealth], now: datetime) -> str:
+    """Alert channels with undelivered alerts: a failing channel shows its error at once."""
+    rows = []
+    for c in channels:
+        state = "unhealthy" if c.failing else "healthy"
+        age = ago(c.oldest_pending_at, now) if c.oldest_pending_at else "none waiting"
+        rows.append(
+            [
+                f'<span class="dot {state}"></span>{esc("failing" if c.failing else "waiting")}',
+                esc(c.channel),
+                esc(str(c.pending)),
+                esc(age.removesuffix(" ago")),
+                esc(str(c.failed)),
+                esc(c.last_error),
+            ]
+        )
+    table = _table(
+        ["state", "channel", "pending", "oldest waiting", "failed", "last error"],
+        rows,
+        empty="Every alert has been delivered.",
+    )
+    return f'<section id="channels"><h2>Alert channels</h2>{table}</section>'
 
 
 def failed_section(alerts: Sequence[AlertView], tz: tzinfo) -> str:
@@ -321,6 +363,7 @@ th{font-size:12px;color:#5b6475;font-weight:600}
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:6px}
 .dot.healthy{background:#3a9d5d}.dot.unhealthy{background:#b53f5a}.dot.disabled{background:#aaa}
 .empty{color:#8a93a3}a{color:#1f5aa6}
+.mark.copy{color:#7a5cb5}.mark.alert{color:#3a9d5d;font-weight:600}.mark.failed{color:#b53f5a}
 """
 
 
@@ -345,6 +388,7 @@ def render_page(
             charts_section(data.topics, data.actors),
             latest_section(data.latest, data.tz),
             feeds_section(data.feeds, data.now, data.tz),
+            channels_section(data.channels, data.now),
             failed_section(data.failed, data.tz),
         ]
     )

@@ -100,7 +100,7 @@ def test_table_output_lists_topics_and_actors(runner: CliRunner) -> None:
 
 def test_missing_file_exits_non_zero_with_one_clear_line(runner: CliRunner) -> None:
     result = runner.invoke(app, ["match", "--json", "does-not-exist.txt", str(SEED_000)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, like a bad option
     assert result.stderr.strip() == "error: does-not-exist.txt: no such file"
     assert "Traceback" not in result.output
     assert len(result.stdout.splitlines()) == 1  # the good file is still reported

@@ -183,7 +183,9 @@ async def test_article_written_to_a_full_disk_is_retried_and_not_half_written(
         free = shutil.disk_usage(tiny_disk).free
         filler.write_bytes(b"\0" * max(0, free - 24 * 1024))
         full = await h.poll()
-        assert (full.status, full.stored, full.retry) == ("ok", 0, 1)
+        # Nothing new could be stored: a failed poll (backed off), not a healthy one.
+        assert (full.status, full.stored) == ("error", 0)
+        assert full.error is not None and "database or disk is full" in full.error
         filler.unlink()
         h.apply_faults()  # reconnect after the I/O errors
         assert h.counts() == EMPTY

@@ -18,9 +18,9 @@ from monitor.daemon.schedule import (
     Limits,
     health_verdict,
     jittered,
-    next_interval,
     staleness,
     transition,
+    within_server_hints,
 )
 from monitor.errors import ConfigError
 from monitor.fetch.hostlimit import HostLimiter, host_key
@@ -32,34 +32,17 @@ LIMITS = Limits(min_interval=120, max_interval=7200)
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
-# --- adaptive interval -------------------------------------------------------------------
-
-
-def test_busy_feed_where_most_items_are_new_is_polled_sooner() -> None:
-    assert next_interval(600, new_items=18, total_items=20, limits=LIMITS) == 300
-
-
-def test_quiet_feed_where_nothing_is_new_is_polled_later() -> None:
-    assert next_interval(600, new_items=0, total_items=20, limits=LIMITS) == 900
-    assert next_interval(600, new_items=1, total_items=20, limits=LIMITS) == 900
-
-
-def test_feed_with_some_new_items_keeps_its_interval() -> None:
-    assert next_interval(600, new_items=5, total_items=20, limits=LIMITS) == 600
-
-
-@pytest.mark.parametrize(("current", "new", "expected"), [(150, 20, 120), (6000, 0, 7200)])
-def test_interval_stays_within_configured_bounds(current: float, new: int, expected: float) -> None:
-    assert next_interval(current, new_items=new, total_items=20, limits=LIMITS) == expected
+# --- bounds and server hints ---------------------------------------------------------------
 
 
 def test_rss_ttl_and_cache_max_age_are_lower_bounds() -> None:
-    assert next_interval(600, 20, 20, LIMITS, ttl_minutes=30) == 1800
-    assert next_interval(600, 20, 20, LIMITS, max_age=1000) == 1000
+    assert within_server_hints(600, LIMITS, ttl_minutes=30) == 1800
+    assert within_server_hints(600, LIMITS, max_age=1000) == 1000
+    assert within_server_hints(600, LIMITS) == 600
 
 
 def test_server_hints_never_push_past_the_configured_ceiling() -> None:
-    assert next_interval(600, 0, 20, LIMITS, ttl_minutes=24 * 60) == 7200
+    assert within_server_hints(600, LIMITS, ttl_minutes=24 * 60) == 7200
 
 
 # --- back-off and jitter -----------------------------------------------------------------

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +33,7 @@ from monitor.dedup.lsh import BandIndex, lsh_params
 from monitor.errors import ConfigError
 
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
+RELEVANCE_CORPUS = Path(__file__).resolve().parents[1] / "data" / "relevance" / "corpus.jsonl"
 NOW = datetime(2025, 4, 24, 12, 0, tzinfo=UTC)
 # Paragraphs that scrapers glued together ("...Gedung Putih.Dirangkum detikcom...").
 _GLUED = re.compile(r'(?<=[.!?"])(?=[A-Z"])')
@@ -50,12 +53,15 @@ SEEDS = _seed_texts()
 
 @pytest.fixture(scope="module")
 def detik_bodies() -> dict[str, str]:
-    shared = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "articles"
-    files = sorted(shared.glob("id_txt_detik_kesehatan_*.txt"))
-    if len(files) != 13:
-        pytest.skip(f"detik corpus not found in {shared}")
-    # Each file: URL/TITLE/DATE/NOTE header, blank line, body.
-    return {p.name.split("_")[4]: p.read_text("utf-8").partition("\n\n")[2] for p in files}
+    """One site's articles: the tribunnews texts of the labelled corpus (real, and not among the
+    pages reserved for outside evaluation, which ``../shared/corpus/articles`` holds)."""
+    rows = [json.loads(line) for line in RELEVANCE_CORPUS.read_text("utf-8").splitlines()]
+    bodies = {
+        f"t{i:02d}": r["text"].partition("\n\n")[2] or r["text"]
+        for i, r in enumerate(r for r in rows if urlsplit(r["url"]).netloc == "m.tribunnews.com")
+    }
+    assert len(bodies) >= 10, "tribunnews articles in tests/data/relevance/corpus.jsonl"
+    return bodies
 
 
 def _paragraphs(text: str) -> list[str]:

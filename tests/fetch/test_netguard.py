@@ -42,12 +42,12 @@ from tests.loopback import LoopbackServer, Response
         ("100.127.255.254", "carrier-grade NAT"),
         ("224.0.0.251", "multicast"),
         ("ff02::1", "multicast"),
-        ("240.0.0.1", "private"),  # reserved class E (Python files it under private)
-        ("255.255.255.255", "private"),
+        ("240.0.0.1", "reserved"),  # class E
+        ("255.255.255.255", "broadcast"),
         ("::7f00:1", "reserved"),  # deprecated IPv4-compatible form
         ("2002:7f00:1::1", "loopback"),  # 6to4 wrapping 127.0.0.1
         ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 wrapping 169.254.169.254
-        ("2001:db8::1", "private"),  # documentation range
+        ("2001:db8::1", "documentation"),
     ],
 )
 def test_non_public_addresses_are_blocked_with_a_reason(address: str, reason: str) -> None:
